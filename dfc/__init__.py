@@ -1,9 +1,71 @@
 """dfc: grid data management — a file catalogue, storage elements, transfers.
 
-The public API is re-exported here; heavy modules load on first use so that the
-command line starts fast.
+The public API::
+
+    from dfc import DFC, Settings
+    with DFC(Settings.load()) as dfc:
+        dfc.put(["run1.root"], "/juno/user/a/alice/", se="IHEP-DISK")
+
+Names load on first use (PEP 562), so ``import dfc`` and the command line stay fast.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from dfc.errors import DFCError
+
+if TYPE_CHECKING:
+    from dfc.api import DFC, GetResult, InitResult, RemoveResult, ReplicateResult
+    from dfc.config import Settings
+    from dfc.models import BulkResult, Entry, FileInfo, FileRecord, Replica, SEInfo, to_json
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "DFC",
+    "BulkResult",
+    "DFCError",
+    "Entry",
+    "FileInfo",
+    "FileRecord",
+    "GetResult",
+    "InitResult",
+    "RemoveResult",
+    "Replica",
+    "ReplicateResult",
+    "SEInfo",
+    "Settings",
+    "__version__",
+    "to_json",
+]
+
+_LAZY = {
+    "DFC": "dfc.api",
+    "GetResult": "dfc.api",
+    "InitResult": "dfc.api",
+    "RemoveResult": "dfc.api",
+    "ReplicateResult": "dfc.api",
+    "Settings": "dfc.config",
+    "BulkResult": "dfc.models",
+    "Entry": "dfc.models",
+    "FileInfo": "dfc.models",
+    "FileRecord": "dfc.models",
+    "Replica": "dfc.models",
+    "SEInfo": "dfc.models",
+    "to_json": "dfc.models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dfc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

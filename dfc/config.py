@@ -30,8 +30,6 @@ from dfc.errors import ConfigError
 
 __all__ = ["Settings", "config_path", "data_dir", "default_identity"]
 
-_EMPTY: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
-
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
     """Return the path of the configuration file (which may not exist yet)."""
@@ -77,9 +75,9 @@ class Settings:
     site: str | None = None
     user: str = "nobody"
     group: str = "nobody"
-    se_options: Mapping[str, Mapping[str, Any]] = field(default=_EMPTY)
+    se_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     transfer_concurrency: int = 8
-    raw: Mapping[str, Any] = field(default=_EMPTY)
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def default_catalog_url(self) -> str:

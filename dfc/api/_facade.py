@@ -1,0 +1,766 @@
+"""The public API of dfc: one object, names at the edge, transactions owned here.
+
+:class:`DFC` composes the catalogue (synchronous SQLAlchemy) and the storage
+elements (asyncio). Data operations run their storage I/O on one event loop
+per call (through :mod:`dfc._sync`) and reach the catalogue from there on one
+dedicated thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from dfc import _sync
+from dfc import lfn as lfnmod
+from dfc.api._get import get_one
+from dfc.api._put import plan_put, put_one
+from dfc.api._remove import Removal, remove_physical
+from dfc.api._replicate import replicate_one
+from dfc.api._results import GetResult, InitResult, RemoveResult, ReplicateResult
+from dfc.api._storage import Storage
+from dfc.catalog import Catalog
+from dfc.config import Settings
+from dfc.errors import (
+    DFCError,
+    InvalidArgument,
+    IsADirectory,
+    LastReplica,
+    LFNNotFound,
+    NotADirectory,
+    NotFound,
+    StorageError,
+)
+from dfc.models import BulkResult, Entry, FileRecord, Replica, SEInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from fsspec.callbacks import Callback
+
+    from dfc.catalog import CatalogTx
+
+__all__ = ["DFC"]
+
+T = TypeVar("T")
+_BATCH = 500
+
+_CONFIG_TEMPLATE = """\
+# dfc configuration (TOML). Every key is optional.
+# catalog = "postgresql+psycopg://user@host/dfc"   # default: the embedded SQLite file
+# site = "IHEP"                                    # your site, for replica choice
+# default_se = "IHEP-DISK"                         # where `dfc put` writes without --se
+#
+# [transfers]
+# concurrency = 8
+#
+# Per-SE local options (credentials stay here, never in the catalogue):
+# [se.CNAF-S3]
+# key = "..."
+# secret = "..."
+"""
+
+
+class DFC:
+    """The dfc library API.
+
+    Use it as a context manager, or call :meth:`close` when done::
+
+        with DFC(Settings.load()) as dfc:
+            dfc.put([Path("run1.root")], "/juno/user/a/alice/", se="IHEP-DISK")
+
+    Bulk methods return a :class:`~dfc.models.BulkResult` and never raise on the
+    first bad item; single-item methods raise :class:`~dfc.errors.DFCError`.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings.load()
+        self._catalog: Catalog | None = None
+
+    # ------------------------------------------------------------------ plumbing
+    def __enter__(self) -> DFC:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the catalogue connection pool."""
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalogue, opened (and its schema checked) on first use.
+
+        Raises:
+            CatalogError: the catalogue is not initialised or its schema is old.
+        """
+        if self._catalog is None:
+            catalog = Catalog(self.settings.catalog_url)
+            try:
+                catalog.check_schema()
+            except BaseException:
+                catalog.close()
+                raise
+            self._catalog = catalog
+        return self._catalog
+
+    def _owner(self) -> tuple[str, str]:
+        return self.settings.user, self.settings.group
+
+    # ------------------------------------------------------------------ set-up
+    def init(self) -> InitResult:
+        """Create the configuration file and the catalogue, or upgrade the catalogue.
+
+        Idempotent: an existing configuration is left alone and an up-to-date
+        catalogue is unchanged.
+
+        Raises:
+            CatalogError: the catalogue cannot be created or upgraded.
+            StorageError: the configuration file cannot be written.
+        """
+        path = self.settings.config_file
+        created = False
+        if not path.exists():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(_CONFIG_TEMPLATE, encoding="utf-8")
+            except OSError as exc:
+                raise StorageError(f"cannot write {path}: {exc.strerror}") from None
+            created = True
+        if self.settings.catalog_url.startswith("sqlite:///"):
+            db = Path(self.settings.catalog_url.removeprefix("sqlite:///"))
+            try:
+                db.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create {db.parent}: {exc.strerror}") from None
+        catalog = Catalog(self.settings.catalog_url)
+        try:
+            catalog.upgrade()
+            url = catalog.url
+        finally:
+            catalog.close()
+        return InitResult(path, created, url)
+
+    # ------------------------------------------------------------------ storage elements
+    def se_add(self, name: str, url: str, *, site: str = "") -> SEInfo:
+        """Register storage element ``name`` at fsspec base ``url``.
+
+        A ``file://`` SE's directory is created if missing.
+
+        Raises:
+            InvalidArgument: the name or URL is malformed.
+            AlreadyExists: the name is registered with another URL.
+            StorageError: a local SE's directory cannot be created.
+        """
+        info = SEInfo(name=_se_name(name), url=_se_url(url), site=site)
+        if info.protocol == "file":
+            # A local SE's root is created once, here; afterwards a missing root
+            # means an unmounted disk and the SE refuses to work.
+            root = Path(info.url.removeprefix("file://"))
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create SE directory {root}: {exc.strerror}") from None
+        with self.catalog.transaction() as tx:
+            return tx.add_se(info)
+
+    def se_list(self) -> list[SEInfo]:
+        """Return every registered storage element, sorted by name."""
+        with self.catalog.reader() as tx:
+            return tx.list_ses()
+
+    def se_get(self, name: str) -> SEInfo:
+        """Return storage element ``name``.
+
+        Raises:
+            SENotFound: no such SE.
+        """
+        with self.catalog.reader() as tx:
+            return tx.get_se(name)
+
+    def se_update(
+        self, name: str, *, read: bool | None = None, write: bool | None = None
+    ) -> SEInfo:
+        """Allow or ban reading and writing at storage element ``name``.
+
+        Raises:
+            SENotFound: no such SE.
+        """
+        with self.catalog.transaction() as tx:
+            return tx.update_se(name, read=read, write=write)
+
+    def se_remove(self, name: str) -> None:
+        """Unregister storage element ``name``.
+
+        Raises:
+            SENotFound: no such SE.
+            InvalidArgument: replicas still point at it.
+        """
+        with self.catalog.transaction() as tx:
+            tx.remove_se(name)
+
+    # ------------------------------------------------------------------ namespace
+    def mkdir(self, paths: Sequence[str], *, parents: bool = False) -> BulkResult[None]:
+        """Create directories; an existing directory is a success.
+
+        Invalid LFNs and other per-path problems are reported in ``failed``.
+        """
+        result: BulkResult[None] = BulkResult()
+        valid = _validate_all(paths, result)
+        owner, group = self._owner()
+        with self.catalog.transaction() as tx:
+            result.merge(tx.mkdir(valid, parents=parents, owner=owner, group=group))
+        return result
+
+    def stat(self, lfns: Sequence[str]) -> BulkResult[Entry]:
+        """Return the entries (files with their replicas) of ``lfns``."""
+        result: BulkResult[Entry] = BulkResult()
+        valid = _validate_all(lfns, result)
+        with self.catalog.reader() as tx:
+            result.merge(tx.stat(valid))
+        return _ordered(result, lfns)
+
+    def ls(self, path: str, *, with_replicas: bool = False) -> Iterator[Entry]:
+        """Yield the entries of directory ``path`` sorted by name (a file yields itself).
+
+        Raises:
+            InvalidLFN: ``path`` is not a valid LFN.
+            LFNNotFound: nothing is registered at ``path``.
+        """
+        path = lfnmod.validate(path)
+        with self.catalog.reader() as tx:
+            entry = tx.lookup(path)
+            if entry.is_dir:
+                yield from tx.list_dir(path, with_replicas=with_replicas)
+            else:
+                yield entry
+
+    def walk(self, path: str, *, files_only: bool = False) -> Iterator[Entry]:
+        """Yield everything below directory ``path``, sorted by LFN.
+
+        Raises:
+            InvalidLFN: ``path`` is not a valid LFN.
+            LFNNotFound: no such directory.
+            NotADirectory: ``path`` is a file.
+        """
+        path = lfnmod.validate(path)
+        with self.catalog.reader() as tx:
+            yield from tx.walk(path, files_only=files_only)
+
+    def replicas(self, lfns: Sequence[str]) -> BulkResult[list[Replica]]:
+        """Return the replicas of each of ``lfns``."""
+        result: BulkResult[list[Replica]] = BulkResult()
+        valid = _validate_all(lfns, result)
+        with self.catalog.reader() as tx:
+            result.merge(tx.replicas(valid))
+        return _ordered(result, lfns)
+
+    def mv(self, src: str, dst: str) -> None:
+        """Rename a file or directory; replicas stay where they are on storage.
+
+        If ``dst`` is an existing directory, ``src`` moves into it.
+
+        Raises:
+            InvalidLFN: a name is not a valid LFN.
+            LFNNotFound: ``src`` does not exist, or ``dst``'s parent does not.
+            AlreadyExists: ``dst`` exists.
+            InvalidArgument: moving a directory into itself.
+        """
+        src = lfnmod.validate(src)
+        dst = lfnmod.validate(dst.rstrip("/") or "/")
+        with self.catalog.transaction() as tx:
+            target = tx.stat([dst]).succeeded.get(dst)
+            if target is not None and target.is_dir:
+                dst = lfnmod.join(dst, lfnmod.basename(src))
+            tx.move(src, dst)
+
+    # ------------------------------------------------------------------ data
+    def put(
+        self,
+        sources: Sequence[str | Path],
+        dest: str,
+        *,
+        se: str | None = None,
+        recursive: bool = False,
+        overwrite: bool = False,
+        callback: Callback | None = None,
+    ) -> BulkResult[Entry]:
+        """Upload local files and register them, each atomically.
+
+        ``dest`` follows ``cp`` rules: an existing directory (or a name ending
+        in ``/``) receives the files under their own names; with one source it
+        may name the new file. ``recursive`` copies directory trees (``cp -r``).
+        Each file is read once, computing adler32 and xxh3 while uploading; it
+        is registered only once its replica is verified, and removed from the SE
+        again if registration fails.
+
+        Results are keyed by LFN (by local path for sources that never got one).
+
+        Raises:
+            InvalidLFN: ``dest`` is not a valid LFN.
+            NotADirectory: several sources and ``dest`` is not a directory.
+            SENotFound, SEBanned, InvalidArgument: no usable target SE.
+        """
+        paths = [Path(s) for s in sources]
+        with self.catalog.reader() as tx:
+            plan = plan_put(tx, paths, dest, recursive=recursive, overwrite=overwrite)
+            storage_infos = {s.name: s for s in tx.list_ses()}
+            old = tx.stat([i.lfn for i in plan.items]).succeeded if overwrite else {}
+        target = Storage(self.settings, storage_infos).writable(
+            self._choose_se(se, storage_infos)
+        ).name
+        result = plan.failed
+        if not plan.items and not plan.directories:
+            return result
+        if plan.directories:
+            result.failed.update(self.mkdir(plan.directories, parents=True).failed)
+        if callback is not None:
+            callback.set_size(sum(i.size for i in plan.items))
+
+        async def run() -> None:
+            storage = Storage(self.settings, storage_infos)
+            executor = _sync.CatalogExecutor()
+            limit = asyncio.Semaphore(self.settings.transfer_concurrency)
+            owner, group = self._owner()
+
+            def register_sync(record: FileRecord) -> Entry:
+                with self.catalog.transaction() as tx:
+                    tx.add_files([record], owner=owner, group=group, overwrite=overwrite).raise_first()
+                    return tx.lookup(record.lfn)
+
+            async def register(record: FileRecord) -> Entry:
+                return await executor(register_sync, record)
+
+            async def one(item_index: int) -> None:
+                item = plan.items[item_index]
+                async with limit:
+                    try:
+                        entry = await put_one(
+                            item, storage, target, register, old.get(item.lfn), callback
+                        )
+                    except DFCError as exc:
+                        result.failed[item.lfn] = exc
+                        return
+                    result.succeeded[item.lfn] = entry
+                    previous = old.get(item.lfn)
+                    if previous is not None:
+                        await _drop_stale(storage, previous, entry)
+
+            try:
+                await asyncio.gather(*(one(i) for i in range(len(plan.items))))
+            finally:
+                await storage.aclose()
+                executor.shutdown()
+
+        _sync.run(run())
+        return result
+
+    def get(
+        self,
+        lfns: Sequence[str],
+        dest: str | Path | None = None,
+        *,
+        se: str | None = None,
+        recursive: bool = False,
+        callback: Callback | None = None,
+    ) -> BulkResult[GetResult]:
+        """Download files, each from its best replica, verified.
+
+        Replicas at the user's site are tried first, then the others; a replica
+        that fails or does not match the catalogue's size and checksums is
+        reported in :attr:`GetResult.bad_replicas` and the next one is tried.
+        ``dest`` follows ``cp`` rules (default: the current directory).
+
+        Raises:
+            NotADirectory: several files and ``dest`` is not a directory.
+        """
+        result: BulkResult[GetResult] = BulkResult()
+        valid = _validate_all(lfns, result)
+        dest_path = Path(dest) if dest is not None else Path.cwd()
+        dest_is_dir = dest_path.is_dir()
+        if len(valid) > 1 and not dest_is_dir:
+            raise NotADirectory(f"local target {str(dest_path)!r} is not a directory")
+        jobs: list[tuple[Entry, Path]] = []
+        with self.catalog.reader() as tx:
+            infos = {s.name: s for s in tx.list_ses()}
+            found = tx.stat(valid)
+            result.failed.update(found.failed)
+            for lfn in valid:
+                entry = found.succeeded.get(lfn)
+                if entry is None:
+                    continue
+                base = dest_path / lfnmod.basename(lfn) if dest_is_dir else dest_path
+                if not entry.is_dir:
+                    jobs.append((entry, base))
+                elif not recursive:
+                    result.failed[lfn] = IsADirectory(f"{lfn} is a directory (use -r)")
+                else:
+                    try:
+                        jobs.extend(self._plan_tree_get(tx, lfn, base))
+                    except DFCError as exc:
+                        result.failed[lfn] = exc
+        if se is not None and se not in infos:
+            Storage(self.settings, infos).info(se)
+        if callback is not None:
+            callback.set_size(sum(e.size for e, _ in jobs))
+
+        async def run() -> None:
+            storage = Storage(self.settings, infos)
+            limit = asyncio.Semaphore(self.settings.transfer_concurrency)
+
+            async def one(entry: Entry, target: Path) -> None:
+                async with limit:
+                    try:
+                        got = await get_one(
+                            entry,
+                            target,
+                            storage,
+                            site=self.settings.site,
+                            only_se=se,
+                            callback=callback,
+                        )
+                    except DFCError as exc:
+                        result.failed[entry.lfn] = exc
+                    else:
+                        result.succeeded[entry.lfn] = got
+
+            try:
+                await asyncio.gather(*(one(e, t) for e, t in jobs))
+            finally:
+                await storage.aclose()
+
+        if jobs:
+            _sync.run(run())
+        return result
+
+    def _plan_tree_get(self, tx: CatalogTx, root: str, base: Path) -> list[tuple[Entry, Path]]:
+        jobs: list[tuple[Entry, Path]] = []
+        try:
+            base.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {str(base)!r}: {exc.strerror}") from None
+        prefix = len(root) + 1 if root != "/" else 1
+        files: list[Entry] = []
+        for entry in tx.walk(root):
+            local = base.joinpath(*entry.lfn[prefix:].split("/"))
+            if entry.is_dir:
+                try:
+                    local.mkdir(exist_ok=True)
+                except OSError as exc:
+                    raise StorageError(f"cannot create {str(local)!r}: {exc.strerror}") from None
+            else:
+                files.append(entry)
+                jobs.append((entry, local))
+        # walk() lists files without replicas: fetch them in bulk.
+        full: dict[str, Entry] = {}
+        for start in range(0, len(files), _BATCH):
+            full.update(tx.stat([f.lfn for f in files[start : start + _BATCH]]).succeeded)
+        return [(full.get(e.lfn, e), p) for e, p in jobs]
+
+    def replicate(
+        self,
+        lfns: Sequence[str],
+        to: str,
+        *,
+        source: str | None = None,
+        recursive: bool = False,
+        callback: Callback | None = None,
+    ) -> BulkResult[ReplicateResult]:
+        """Copy files to storage element ``to`` and register the new replicas.
+
+        A file already at ``to`` is a successful no-op. Sources at the
+        destination's site are preferred; every copy is verified before it is
+        registered. ``recursive`` replicates everything below directories.
+
+        Raises:
+            SENotFound: ``to`` or ``source`` is unknown.
+            SEBanned: ``to`` is banned for writing.
+        """
+        result: BulkResult[ReplicateResult] = BulkResult()
+        valid = _validate_all(lfns, result)
+        with self.catalog.reader() as tx:
+            infos = {s.name: s for s in tx.list_ses()}
+            storage_check = Storage(self.settings, infos)
+            storage_check.writable(to)
+            if source is not None:
+                storage_check.info(source)
+            entries = self._expand(tx, valid, recursive, result)
+        if callback is not None:
+            callback.set_size(sum(e.size for e in entries if all(r.se != to for r in e.replicas)))
+
+        async def run() -> None:
+            storage = Storage(self.settings, infos)
+            executor = _sync.CatalogExecutor()
+            limit = asyncio.Semaphore(self.settings.transfer_concurrency)
+
+            def register_sync(lfn: str, replica: Replica) -> None:
+                with self.catalog.transaction() as tx:
+                    tx.add_replicas([(lfn, replica)]).raise_first()
+
+            async def register(lfn: str, replica: Replica) -> None:
+                await executor(register_sync, lfn, replica)
+
+            async def one(entry: Entry) -> None:
+                async with limit:
+                    try:
+                        done = await replicate_one(
+                            entry, to, storage, register, source=source, callback=callback
+                        )
+                    except DFCError as exc:
+                        result.failed[entry.lfn] = exc
+                    else:
+                        result.succeeded[entry.lfn] = done
+
+            try:
+                await asyncio.gather(*(one(e) for e in entries))
+            finally:
+                await storage.aclose()
+                executor.shutdown()
+
+        if entries:
+            _sync.run(run())
+        return result
+
+    def _expand(
+        self, tx: CatalogTx, lfns: Sequence[str], recursive: bool, result: BulkResult[T]
+    ) -> list[Entry]:
+        """Resolve LFNs to file entries with replicas; directories need ``recursive``."""
+        found = tx.stat(lfns)
+        result.failed.update(found.failed)
+        out: list[Entry] = []
+        for lfn in lfns:
+            entry = found.succeeded.get(lfn)
+            if entry is None:
+                continue
+            if not entry.is_dir:
+                out.append(entry)
+            elif not recursive:
+                result.failed[lfn] = IsADirectory(f"{lfn} is a directory (use -r)")
+            else:
+                names = [e.lfn for e in tx.walk(lfn, files_only=True)]
+                for start in range(0, len(names), _BATCH):
+                    sub = tx.stat(names[start : start + _BATCH])
+                    out.extend(sub.succeeded[n] for n in names[start : start + _BATCH] if n in sub.succeeded)
+        return out
+
+    def rm(
+        self, lfns: Sequence[str], *, recursive: bool = False, se: str | None = None
+    ) -> BulkResult[RemoveResult]:
+        """Remove files (their replicas first), or with ``se`` one replica of each.
+
+        A file whose replicas cannot all be removed stays registered with the
+        ones that remain, and fails with the reasons. Removing the last replica
+        with ``se`` is refused (:class:`~dfc.errors.LastReplica`). A name that is
+        already gone is a success. Directories need ``recursive``.
+
+        Raises:
+            SENotFound: ``se`` is unknown.
+        """
+        result: BulkResult[RemoveResult] = BulkResult()
+        valid = _validate_all(lfns, result)
+        with self.catalog.reader() as tx:
+            infos = {s.name: s for s in tx.list_ses()}
+            if se is not None:
+                Storage(self.settings, infos).info(se)
+            found = tx.stat(valid)
+        for lfn in valid:
+            if isinstance(found.failed.get(lfn), LFNNotFound):
+                result.succeeded[lfn] = RemoveResult(lfn, (), removed=True)
+            elif lfn in found.failed:
+                result.failed[lfn] = found.failed[lfn]
+        files = [found.succeeded[x] for x in valid if x in found.succeeded and not found.succeeded[x].is_dir]
+        dirs = [x for x in valid if x in found.succeeded and found.succeeded[x].is_dir]
+        self._rm_files(files, infos, se, result)
+        for d in dirs:
+            if not recursive:
+                result.failed[d] = IsADirectory(f"{d} is a directory (use -r)")
+            elif se is not None:
+                self._rm_tree_replicas(d, infos, se, result)
+            else:
+                self._rm_tree(d, infos, result)
+        return _ordered(result, [x for x in lfns if x in result.succeeded or x in result.failed])
+
+    def _rm_tree_replicas(
+        self, root: str, infos: dict[str, SEInfo], se: str, result: BulkResult[RemoveResult]
+    ) -> None:
+        sub: BulkResult[RemoveResult] = BulkResult()
+        for batch in self._file_batches(root):
+            self._rm_files(batch, infos, se, sub)
+        result.failed.update(sub.failed)
+        result.succeeded[root] = RemoveResult(root, (se,), removed=False)
+
+    def _rm_tree(self, root: str, infos: dict[str, SEInfo], result: BulkResult[RemoveResult]) -> None:
+        sub: BulkResult[RemoveResult] = BulkResult()
+        for batch in self._file_batches(root):
+            self._rm_files(batch, infos, None, sub)
+        result.failed.update(sub.failed)
+        if root == "/":
+            result.failed[root] = InvalidArgument("refusing to remove the root directory")
+            return
+        with self.catalog.reader() as tx:
+            dirs = [e.lfn for e in tx.walk(root) if e.is_dir]
+        dirs.sort(key=lambda d: d.count("/"), reverse=True)
+        with self.catalog.transaction() as tx:
+            removed = tx.rmdir([*dirs, root])
+        if sub.failed or root in removed.failed:
+            if root not in result.failed and not sub.failed:
+                result.failed[root] = removed.failed[root]
+            return
+        result.succeeded[root] = RemoveResult(root, (), removed=True)
+
+    def _file_batches(self, root: str) -> Iterator[list[Entry]]:
+        with self.catalog.reader() as tx:
+            names = [e.lfn for e in tx.walk(root, files_only=True)]
+        for start in range(0, len(names), _BATCH):
+            with self.catalog.reader() as tx:
+                found = tx.stat(names[start : start + _BATCH])
+            yield list(found.succeeded.values())
+
+    def _rm_files(
+        self,
+        files: list[Entry],
+        infos: dict[str, SEInfo],
+        se: str | None,
+        result: BulkResult[RemoveResult],
+    ) -> None:
+        if not files:
+            return
+        targets = files
+        if se is not None:
+            targets = []
+            for entry in files:
+                ses = {r.se for r in entry.replicas}
+                if se not in ses:
+                    result.succeeded[entry.lfn] = RemoveResult(entry.lfn, (), removed=False)
+                elif len(ses) == 1:
+                    result.failed[entry.lfn] = LastReplica(
+                        f"{se} holds the last replica of {entry.lfn}; "
+                        f"use `dfc rm {entry.lfn}` to remove the file"
+                    )
+                else:
+                    targets.append(entry)
+
+        async def run() -> dict[str, Removal]:
+            storage = Storage(self.settings, infos)
+            try:
+                return await remove_physical(
+                    targets, storage, se=se, concurrency=self.settings.transfer_concurrency
+                )
+            finally:
+                await storage.aclose()
+
+        outcome = _sync.run(run()) if targets else {}
+        with self.catalog.transaction() as tx:
+            pairs = []
+            gone: list[str] = []
+            for entry in targets:
+                rem = outcome[entry.lfn]
+                pairs.extend((entry.lfn, s) for s in rem.removed)
+                if se is None and not rem.errors:
+                    gone.append(entry.lfn)
+            tx.remove_replicas(pairs).raise_first()
+            tx.remove_files(gone).raise_first()
+        for entry in targets:
+            rem = outcome[entry.lfn]
+            if rem.errors:
+                left = len(entry.replicas) - len(rem.removed)
+                why = "; ".join(f"{s}: {e}" for s, e in rem.errors.items())
+                result.failed[entry.lfn] = _worst(rem.errors)(
+                    f"{entry.lfn}: {len(rem.errors)} replica(s) could not be removed ({why}); "
+                    f"the file stays registered with {left} replica(s)"
+                )
+            else:
+                result.succeeded[entry.lfn] = RemoveResult(
+                    entry.lfn, tuple(rem.removed), removed=se is None
+                )
+
+    # ------------------------------------------------------------------ helpers
+    def _choose_se(self, se: str | None, infos: dict[str, SEInfo]) -> str:
+        """Pick the SE to write to: the one asked for, the configured default, or a local one.
+
+        Raises:
+            SENotFound: the named SE is unknown.
+            InvalidArgument: no SE was named and none can be chosen.
+        """
+        name = se or self.settings.raw.get("default_se")
+        if isinstance(name, str) and name:
+            return Storage(self.settings, infos).info(name).name
+        writable = [s for s in infos.values() if s.write]
+        local = [s for s in writable if self.settings.site and s.site == self.settings.site]
+        if len(local) == 1:
+            return local[0].name
+        if len(writable) == 1:
+            return writable[0].name
+        known = ", ".join(sorted(infos)) or "none registered; use `dfc se add`"
+        raise InvalidArgument(f"no storage element given: use --se NAME (known: {known})")
+
+
+def _worst(errors: dict[str, DFCError]) -> type[DFCError]:
+    return type(next(iter(errors.values())))
+
+
+async def _drop_stale(storage: Storage, old: Entry, new: Entry) -> None:
+    """After an overwrite, remove the old bytes no replica points at any more."""
+    keep = {(r.se, r.path) for r in new.replicas}
+    for rep in old.replicas:
+        if (rep.se, rep.path) in keep:
+            continue
+        try:
+            await storage.get(rep.se).rm(rep.path)
+        except NotFound:
+            pass
+        except DFCError:
+            # The old copy stays as dark data; `dfc check` reports it.
+            continue
+
+
+def _validate_all(names: Sequence[str], result: BulkResult[T]) -> list[str]:
+    valid: list[str] = []
+    for name in names:
+        try:
+            valid.append(lfnmod.validate(name))
+        except DFCError as exc:
+            result.failed[name] = exc
+    return valid
+
+
+def _ordered(result: BulkResult[T], keys: Sequence[str]) -> BulkResult[T]:
+    """Return ``result`` with items in the caller's order."""
+    out: BulkResult[T] = BulkResult()
+    for key in keys:
+        if key in result.succeeded:
+            out.succeeded[key] = result.succeeded[key]
+        if key in result.failed:
+            out.failed[key] = result.failed[key]
+    for key, value in result.succeeded.items():
+        out.succeeded.setdefault(key, value)
+    for key, err in result.failed.items():
+        out.failed.setdefault(key, err)
+    return out
+
+
+def _se_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        raise InvalidArgument(
+            f"invalid SE name {name!r}: use letters, digits, '-', '_' and '.' (at most 64)"
+        )
+    return name
+
+
+def _se_url(url: str) -> str:
+    if "://" not in url:
+        raise InvalidArgument(f"invalid SE URL {url!r}: expected a URL such as file:///data/se")
+    scheme, rest = url.split("://", 1)
+    if scheme == "file":
+        if not rest.startswith("/"):
+            raise InvalidArgument(f"invalid SE URL {url!r}: file:// needs an absolute path")
+        return "file://" + os.path.normpath(rest).rstrip("/") if rest != "/" else url
+    return url.rstrip("/")
+

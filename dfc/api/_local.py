@@ -1,0 +1,131 @@
+"""Streaming local files in and out, hashing in the same pass.
+
+Reading, hashing and writing overlap: the next chunk is read (and hashed) on a
+worker thread while the current one is being written elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dfc.errors import DFCError, IsADirectory, NotFound, PermissionDenied, StorageError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator
+
+    from fsspec.callbacks import Callback
+
+    from dfc.checksum import Hasher
+
+__all__ = ["CHUNK", "local_error", "read_local", "write_local"]
+
+CHUNK = 8 << 20
+
+
+def local_error(path: Path | str, exc: OSError) -> DFCError:
+    """Translate an OSError about a local path into a one-line DFCError."""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return NotFound(f"local file {str(path)!r}: no such file or directory")
+    if isinstance(exc, PermissionError):
+        return PermissionDenied(f"local file {str(path)!r}: permission denied")
+    if isinstance(exc, IsADirectoryError):
+        return IsADirectory(f"local path {str(path)!r} is a directory")
+    return StorageError(f"local file {str(path)!r}: {reason}")
+
+
+async def read_local(
+    path: Path, hasher: Hasher, callback: Callback | None = None, chunk: int = CHUNK
+) -> AsyncIterator[bytes]:
+    """Yield the bytes of ``path`` in large chunks, feeding ``hasher`` on the way.
+
+    Raises:
+        NotFound, PermissionDenied, StorageError: the file cannot be read.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in finally
+    except OSError as exc:
+        raise local_error(path, exc) from None
+
+    def read() -> bytes:
+        data = fh.read(chunk)
+        if data:
+            hasher.update(data)
+        return data
+
+    pending: asyncio.Future[bytes] | None = loop.run_in_executor(None, read)
+    try:
+        while pending is not None:
+            try:
+                data = await pending
+            except OSError as exc:
+                pending = None
+                raise local_error(path, exc) from None
+            if not data:
+                pending = None
+                break
+            pending = loop.run_in_executor(None, read)
+            if callback is not None:
+                callback.relative_update(len(data))
+            yield data
+    finally:
+        if pending is not None:
+            # Let the read in flight finish before closing its file.
+            await asyncio.wait([pending])
+        fh.close()
+
+
+def temp_name(target: Path) -> Path:
+    """A hidden temporary name next to ``target``."""
+    return target.with_name(f".{target.name}.dfc-part-{secrets.token_hex(4)}")
+
+
+async def write_local(
+    src: AsyncIterable[bytes], tmp: Path, hasher: Hasher, callback: Callback | None = None
+) -> int:
+    """Write the stream to ``tmp`` (a temporary file), hashing it; return its size.
+
+    The caller renames ``tmp`` into place once it verified the checksums, and
+    removes it on failure.
+
+    Raises:
+        PermissionDenied, StorageError: the file cannot be written.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        fh = open(tmp, "xb", buffering=0)  # noqa: SIM115 - closed in finally
+    except OSError as exc:
+        raise local_error(tmp.parent, exc) from None
+
+    def write(data: bytes) -> None:
+        hasher.update(data)
+        view = memoryview(data)
+        while view:
+            view = view[fh.write(view) :]
+
+    size = 0
+    try:
+        async for data in src:
+            try:
+                await loop.run_in_executor(None, write, data)
+            except OSError as exc:
+                raise local_error(tmp, exc) from None
+            size += len(data)
+            if callback is not None:
+                callback.relative_update(len(data))
+    finally:
+        fh.close()
+    return size
+
+
+def remove_quietly(path: Path) -> None:
+    """Remove ``path`` if it exists; a missing file is fine."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

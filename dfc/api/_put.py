@@ -1,0 +1,237 @@
+"""Upload local files to a storage element and register them, atomically per file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dfc import lfn as lfnmod
+from dfc.api._local import read_local
+from dfc.checksum import Hasher, adler32_equal
+from dfc.errors import (
+    AlreadyExists,
+    ChecksumMismatch,
+    DFCError,
+    InvalidArgument,
+    IsADirectory,
+    LFNExists,
+    NotADirectory,
+    NotFound,
+    SizeMismatch,
+)
+from dfc.models import BulkResult, Entry, FileRecord, Replica
+from dfc.se import SupportsChecksum
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+
+    from fsspec.callbacks import Callback
+
+    from dfc.api._storage import Storage
+    from dfc.catalog import CatalogTx
+
+__all__ = ["PutItem", "plan_put", "put_one"]
+
+
+@dataclass(frozen=True, slots=True)
+class PutItem:
+    """One local file and the LFN it becomes."""
+
+    local: Path
+    lfn: str
+    size: int
+    mode: int
+
+
+@dataclass(slots=True)
+class PutPlan:
+    """What a put will do: files to upload, empty directories to create, failures."""
+
+    items: list[PutItem]
+    directories: list[str]
+    failed: BulkResult[Entry]
+
+
+def _split_dest(dest: str) -> tuple[str, bool]:
+    """Return the destination LFN and whether the user marked it a directory."""
+    hint = dest.endswith("/") and dest != "/"
+    return lfnmod.validate(dest.rstrip("/") or "/"), hint
+
+
+def plan_put(
+    tx: CatalogTx, sources: Sequence[Path], dest: str, *, recursive: bool, overwrite: bool
+) -> PutPlan:
+    """Map local ``sources`` to LFNs under ``dest`` with ``cp``/``cp -r`` semantics.
+
+    Raises:
+        InvalidLFN: ``dest`` is not a valid LFN.
+        NotADirectory: several sources and ``dest`` is not a directory.
+    """
+    dest_lfn, hint = _split_dest(dest)
+    found = tx.stat([dest_lfn]).succeeded.get(dest_lfn)
+    dest_is_dir = found is not None and found.is_dir
+    if found is not None and not dest_is_dir and (hint or len(sources) > 1):
+        raise NotADirectory(f"{dest_lfn} is a file, not a directory")
+    if found is None and len(sources) > 1 and not hint:
+        raise NotADirectory(f"target {dest_lfn} is not a directory (create it or end it with '/')")
+    into_dir = dest_is_dir or hint or len(sources) > 1
+    plan = PutPlan([], [], BulkResult())
+    for src in sources:
+        key = str(src)
+        try:
+            st = src.stat()
+        except OSError:
+            plan.failed.failed[key] = NotFound(f"local file {key!r}: no such file or directory")
+            continue
+        name = src.resolve().name
+        try:
+            if src.is_dir():
+                if not recursive:
+                    raise IsADirectory(f"local path {key!r} is a directory (use -r)")
+                root = lfnmod.join(dest_lfn, name) if dest_is_dir else dest_lfn
+                _plan_tree(src, lfnmod.validate(root), plan)
+            else:
+                target = lfnmod.join(dest_lfn, name) if into_dir else dest_lfn
+                plan.items.append(
+                    PutItem(src, lfnmod.validate(target), st.st_size, st.st_mode & 0o777)
+                )
+        except DFCError as exc:
+            plan.failed.failed[key] = exc
+    _check_targets(tx, plan, overwrite=overwrite)
+    return plan
+
+
+def _plan_tree(src: Path, root: str, plan: PutPlan) -> None:
+    plan.directories.append(root)
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames.sort()
+        rel = Path(dirpath).relative_to(src)
+        base = root
+        for part in rel.parts:
+            base = lfnmod.join(base, part)
+        for d in dirnames:
+            try:
+                plan.directories.append(lfnmod.validate(lfnmod.join(base, d)))
+            except DFCError as exc:
+                plan.failed.failed[os.path.join(dirpath, d)] = exc
+        for f in sorted(filenames):
+            local = Path(dirpath, f)
+            try:
+                st = local.stat()
+                plan.items.append(
+                    PutItem(local, lfnmod.validate(lfnmod.join(base, f)), st.st_size, 0o644)
+                )
+            except OSError as exc:
+                plan.failed.failed[str(local)] = NotFound(f"local file {str(local)!r}: {exc}")
+            except DFCError as exc:
+                plan.failed.failed[str(local)] = exc
+
+
+def _check_targets(tx: CatalogTx, plan: PutPlan, *, overwrite: bool) -> None:
+    existing = tx.stat([item.lfn for item in plan.items]).succeeded
+    keep: list[PutItem] = []
+    seen: set[str] = set()
+    for item in plan.items:
+        entry = existing.get(item.lfn)
+        if item.lfn in seen:
+            plan.failed.failed[str(item.local)] = InvalidArgument(
+                f"two sources map to the same LFN {item.lfn}"
+            )
+        elif entry is not None and entry.is_dir:
+            plan.failed.failed[item.lfn] = IsADirectory(f"{item.lfn} is a directory")
+        elif entry is not None and not overwrite:
+            plan.failed.failed[item.lfn] = LFNExists(
+                f"{item.lfn} already exists (use --overwrite to replace it)"
+            )
+        else:
+            keep.append(item)
+        seen.add(item.lfn)
+    plan.items = keep
+
+
+async def put_one(
+    item: PutItem,
+    storage: Storage,
+    se_name: str,
+    register: Callable[[FileRecord], Awaitable[Entry]],
+    old: Entry | None,
+    callback: Callback | None,
+) -> Entry:
+    """Upload one file, verify it on the SE and register it.
+
+    ``register`` registers the record (on the catalogue thread) and raises on
+    failure; the uploaded replica is then removed again, so the file
+    is either registered with a verified replica or left nowhere.
+
+    Raises:
+        DFCError: the upload, the verification or the registration failed.
+    """
+    se = storage.get(se_name)
+    guid = str(uuid.uuid4()).upper()
+    path = item.lfn
+    if old is not None and any(r.se == se_name and r.path == path for r in old.replicas):
+        # Overwriting: keep the old bytes until the new ones are registered.
+        path = f"{item.lfn}~{guid[:8].lower()}"
+    hasher = Hasher()
+    try:
+        info = await se.put(read_local(item.local, hasher, callback), path, size=None)
+    except AlreadyExists:
+        # Bytes at this path that the catalogue does not know (a renamed LFN's
+        # replica, or dark data): never overwrite them.
+        path = f"{item.lfn}~{guid[:8].lower()}"
+        hasher = Hasher()
+        info = await se.put(read_local(item.local, hasher, callback), path, size=None)
+    try:
+        if hasher.size != item.size:
+            raise SizeMismatch(
+                f"local file {str(item.local)!r} changed while uploading "
+                f"({item.size} bytes before, {hasher.size} read)"
+            )
+        if info.size != hasher.size:
+            raise SizeMismatch(
+                f"{se_name} stored {info.size} bytes of {item.lfn}, {hasher.size} were sent"
+            )
+        if isinstance(se, SupportsChecksum):
+            remote = await se.checksum(path, "adler32")
+            if remote is not None and not adler32_equal(remote, hasher.adler32):
+                raise ChecksumMismatch(
+                    f"{se_name} reports adler32 {remote} for {item.lfn}, "
+                    f"{hasher.adler32} was sent"
+                )
+        record = FileRecord(
+            lfn=item.lfn,
+            size=hasher.size,
+            adler32=hasher.adler32,
+            xxh3=hasher.xxh3,
+            guid=guid,
+            replicas=(Replica(se=se_name, path=path),),
+            mode=item.mode,
+        )
+    except BaseException:
+        await _remove_quietly(storage, se_name, path)
+        raise
+    task = asyncio.ensure_future(register(record))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        # The registration goes on in its thread: wait for its outcome so that
+        # the SE ends up holding exactly what the catalogue says.
+        try:
+            await task
+        except DFCError:
+            await _remove_quietly(storage, se_name, path)
+        raise
+    except DFCError:
+        await _remove_quietly(storage, se_name, path)
+        raise
+
+
+async def _remove_quietly(storage: Storage, se_name: str, path: str) -> None:
+    try:
+        await storage.get(se_name).rm(path)
+    except NotFound:
+        pass

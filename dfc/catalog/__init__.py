@@ -1,0 +1,19 @@
+"""The file catalogue: namespace, files, replicas and the SE registry.
+
+Synchronous SQLAlchemy Core on SQLite or PostgreSQL::
+
+    cat = Catalog("sqlite:///catalog.db")
+    cat.upgrade()
+    with cat.transaction() as tx:
+        tx.mkdir(["/juno/raw"], parents=True, owner="alice", group="juno")
+
+It knows storage elements only as data and never touches storage.
+"""
+
+from __future__ import annotations
+
+from dfc.catalog._version import HEAD
+from dfc.catalog.db import Catalog
+from dfc.catalog.tx import CatalogTx
+
+__all__ = ["HEAD", "Catalog", "CatalogTx"]

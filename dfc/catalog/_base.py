@@ -1,0 +1,224 @@
+"""Shared plumbing of :class:`~dfc.catalog.tx.CatalogTx`: SQL, lookups, rows.
+
+Hot paths use driver-level SQL (``Connection.exec_driver_sql``) written with
+``?`` placeholders, rewritten once to ``%s`` for psycopg. Bulk lookups join a
+``VALUES`` list of keys, so a chunk of LFNs costs a constant number of queries.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from dfc import lfn as _lfn
+from dfc.catalog.schema import from_db_time, to_db_time
+from dfc.models import Entry, Replica
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from typing import TypeAlias
+
+    from sqlalchemy.engine import Connection, CursorResult, Row
+
+    #: A result / row of driver-level SQL: any number of untyped columns.
+    AnyResult: TypeAlias = CursorResult[*tuple[Any, ...]]
+    DBRow: TypeAlias = Row[*tuple[Any, ...]]
+
+__all__ = ["CHUNK", "TxBase", "chunks", "prefix_range", "sort_key"]
+
+#: Keys per bulk query: 2 parameters each stays far below every backend's limit.
+CHUNK = 2000
+T = TypeVar("T")
+
+# Column lists shared by the queries below; the *_COLS indexes follow them.
+DIR_COLS = "d.id, d.path, d.parent_id, d.owner, d.grp, d.mode, d.ctime, d.mtime"
+FILE_COLS = (
+    "f.id, f.dir_id, f.name, f.size, f.adler32, f.xxh3, f.guid, f.status, "
+    "f.owner, f.grp, f.mode, f.ctime, f.mtime"
+)
+# Indexes into a row made of FILE_COLS.
+F_ID, F_DIR, F_NAME, F_SIZE, F_ADLER, F_XXH3, F_GUID, F_STATUS = range(8)
+F_OWNER, F_GRP, F_MODE, F_CTIME, F_MTIME = range(8, 13)
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """Yield consecutive slices of ``items`` of at most ``size`` elements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def marks(n: int) -> str:
+    """Return ``n`` comma-separated placeholders."""
+    return ",".join("?" * n)
+
+
+def values(n: int, width: int) -> str:
+    """Return a ``VALUES`` row list of ``n`` rows of ``width`` placeholders."""
+    row = "(" + ",".join("?" * width) + ")"
+    return ",".join([row] * n)
+
+
+def sort_key(lfn: str) -> str:
+    """Key that orders LFNs as a tree walk: a directory, then its contents."""
+    return lfn.replace("/", "\x01")
+
+
+def prefix_range(path: str) -> tuple[str, str]:
+    """Return ``(low, high)`` with ``low < p < high`` exactly for paths below ``path``.
+
+    A range on the indexed path column is a prefix query that needs no LIKE
+    wildcard escaping and is case-sensitive on both backends.
+    """
+    low = "/" if path == "/" else path + "/"
+    return low, low[:-1] + "0"  # "0" is the code point after "/"
+
+
+@lru_cache(maxsize=512)
+def _to_pyformat(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+class TxBase:
+    """State and helpers shared by every part of a catalogue transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._dialect = conn.dialect.name
+        self._sqlite = self._dialect == "sqlite"
+        self._collate = "" if self._sqlite else ' COLLATE "C"'
+        self._times: dict[Any, datetime] = {}
+
+    # ------------------------------------------------------------ SQL plumbing
+    def _sql(self, sql: str) -> str:
+        return sql if self._sqlite else _to_pyformat(sql)
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> AnyResult:
+        return self._conn.exec_driver_sql(self._sql(sql), tuple(params))
+
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self._conn.exec_driver_sql(self._sql(sql), rows)
+
+    def _stream(self, sql: str, params: Sequence[Any]) -> AnyResult:
+        opts: dict[str, Any] = {} if self._sqlite else {"stream_results": True}
+        result = self._conn.exec_driver_sql(self._sql(sql), tuple(params), execution_options=opts)
+        return result if self._sqlite else result.yield_per(2000)
+
+    def _now(self) -> tuple[datetime, Any]:
+        now = datetime.now(UTC)
+        return now, to_db_time(now, self._dialect)
+
+    def _time(self, value: Any) -> datetime:
+        # Bulk-written rows share timestamps: convert each distinct value once.
+        out = self._times.get(value)
+        if out is None:
+            if len(self._times) > 100_000:
+                self._times.clear()
+            out = self._times[value] = from_db_time(value)
+        return out
+
+    def _touch_dirs(self, dir_ids: Iterable[int], db_now: Any) -> None:
+        ids = sorted(set(dir_ids))
+        for part in chunks(ids):
+            self._q(
+                f"UPDATE directories SET mtime = ? WHERE id IN ({marks(len(part))})",
+                [db_now, *part],
+            )
+
+    # ------------------------------------------------------------ lookups
+    def _dirs_by_path(self, paths: Iterable[str]) -> dict[str, DBRow]:
+        """Return the directory rows (DIR_COLS) of those ``paths`` that exist."""
+        keys = sorted(set(paths))
+        out: dict[str, DBRow] = {}
+        for part in chunks(keys):
+            sql = f"SELECT {DIR_COLS} FROM directories d WHERE d.path IN ({marks(len(part))})"
+            for row in self._q(sql, part):
+                out[row[1]] = row
+        return out
+
+    def _files_by_lfn(self, lfns: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+        """Return the file rows (FILE_COLS) of those ``lfns`` that are files."""
+        keys = sorted(set(lfns))
+        out: dict[str, tuple[Any, ...]] = {}
+        for part in chunks(keys):
+            params: list[str] = []
+            for key in part:
+                params += (_lfn.dirname(key), _lfn.basename(key))
+            sql = (
+                f"SELECT v.column1, {FILE_COLS} FROM (VALUES {values(len(part), 2)}) v "
+                "CROSS JOIN directories d CROSS JOIN files f "
+                "WHERE d.path = v.column1 AND f.dir_id = d.id AND f.name = v.column2"
+            )
+            for row in self._q(sql, params):
+                out[_lfn.join(row[0], row[1 + F_NAME])] = row[1:]
+        return out
+
+    def _files_by_dir_name(
+        self, keys: Sequence[tuple[int, str]], cols: str = "f.id"
+    ) -> dict[tuple[int, str], DBRow]:
+        """Return ``cols`` of the files with those ``(dir_id, name)`` keys."""
+        out: dict[tuple[int, str], DBRow] = {}
+        for part in chunks(keys):
+            params: list[Any] = []
+            for dir_id, name in part:
+                params += (dir_id, name)
+            sql = (
+                f"SELECT f.dir_id, f.name, {cols} FROM (VALUES {values(len(part), 2)}) v "
+                "CROSS JOIN files f WHERE f.dir_id = v.column1 AND f.name = v.column2"
+            )
+            for row in self._q(sql, params):
+                out[(row[0], row[1])] = row
+        return out
+
+    def _replicas_of(self, file_ids: Iterable[int]) -> dict[int, list[Replica]]:
+        """Return the replicas of the given files, sorted by SE name."""
+        ids = sorted(set(file_ids))
+        out: dict[int, list[Replica]] = {}
+        for part in chunks(ids):
+            sql = (
+                "SELECT r.file_id, s.name, s.url, r.path, r.status FROM replicas r "
+                "JOIN storage_elements s ON s.id = r.se_id "
+                f"WHERE r.file_id IN ({marks(len(part))})"
+            )
+            for file_id, se, url, path, status in self._q(sql, part):
+                out.setdefault(file_id, []).append(
+                    Replica(se=se, path=path, pfn=url.rstrip("/") + path, status=status)
+                )
+        for reps in out.values():
+            reps.sort(key=lambda r: r.se)
+        return out
+
+    def _se_ids(self) -> dict[str, tuple[int, str]]:
+        """Return SE name -> (id, url) for every registered SE."""
+        rows = self._q("SELECT name, id, url FROM storage_elements")
+        return {name: (se_id, url) for name, se_id, url in rows}
+
+    # ------------------------------------------------------------ rows -> models
+    def _dir_entry(self, row: DBRow) -> Entry:
+        return Entry(
+            lfn=row[1],
+            type="directory",
+            owner=row[3],
+            group=row[4],
+            mode=row[5],
+            ctime=self._time(row[6]),
+            mtime=self._time(row[7]),
+        )
+
+    def _file_entry(self, lfn: str, row: Sequence[Any], reps: Sequence[Replica] = ()) -> Entry:
+        return Entry(
+            lfn=lfn,
+            type="file",
+            owner=row[F_OWNER],
+            group=row[F_GRP],
+            mode=row[F_MODE],
+            ctime=self._time(row[F_CTIME]),
+            mtime=self._time(row[F_MTIME]),
+            size=row[F_SIZE],
+            status=row[F_STATUS],
+            adler32=row[F_ADLER],
+            xxh3=row[F_XXH3],
+            guid=row[F_GUID],
+            replicas=tuple(reps),
+        )

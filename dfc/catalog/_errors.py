@@ -1,0 +1,69 @@
+"""The one boundary where SQLAlchemy and driver exceptions become DFCErrors."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from sqlalchemy import exc as sa_exc
+
+from dfc.errors import AlreadyExists, CatalogError, CatalogUnavailable, DFCError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["translate"]
+
+_UNAVAILABLE = (
+    "database is locked",
+    "database table is locked",
+    "connection refused",
+    "could not connect",
+    "connection failed",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "connection timeout",
+    "timeout expired",
+)
+_NOT_INITIALISED = ("no such table", "does not exist")
+
+
+def _first_line(exc: sa_exc.SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _map(exc: sa_exc.SQLAlchemyError) -> DFCError:
+    detail = _first_line(exc)
+    low = detail.lower()
+    if isinstance(exc, sa_exc.IntegrityError):
+        return AlreadyExists(f"catalogue constraint violated: {detail}")
+    unavailable = any(s in low for s in _UNAVAILABLE) or getattr(
+        exc, "connection_invalidated", False
+    )
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) and unavailable:
+        return CatalogUnavailable(f"catalogue unavailable: {detail}")
+    if isinstance(exc, sa_exc.DisconnectionError | sa_exc.TimeoutError):
+        return CatalogUnavailable(f"catalogue unavailable: {detail}")
+    missing = any(s in low for s in _NOT_INITIALISED) and ("relation" in low or "table" in low)
+    if isinstance(exc, sa_exc.DBAPIError) and missing:
+        return CatalogError(f"catalogue not initialised; run `dfc init` ({detail})")
+    return CatalogError(f"catalogue error: {detail}")
+
+
+@contextmanager
+def translate() -> Iterator[None]:
+    """Translate SQLAlchemy exceptions raised in the block into DFCErrors.
+
+    Raises:
+        AlreadyExists: a uniqueness or foreign-key constraint was violated.
+        CatalogUnavailable: the database is locked, down or unreachable.
+        CatalogError: any other database failure.
+    """
+    try:
+        yield
+    except sa_exc.SQLAlchemyError as exc:
+        raise _map(exc) from exc

@@ -1,0 +1,296 @@
+"""Registering and removing files (with their replicas)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dfc import lfn as _lfn
+from dfc.catalog._base import CHUNK, chunks, marks
+from dfc.catalog._namespace import NamespaceMixin
+from dfc.checksum import normalize_adler32, normalize_xxh3
+from dfc.errors import (
+    DFCError,
+    InvalidArgument,
+    IsADirectory,
+    MetadataMismatch,
+    NotADirectory,
+    ReplicaExists,
+    SENotFound,
+)
+from dfc.models import BulkResult, FileRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+__all__ = ["FilesMixin", "REPLICA_STATUSES"]
+
+REPLICA_STATUSES = frozenset({"good", "bad"})
+_FILE_INSERT = (
+    "INSERT INTO files (dir_id, name, size, adler32, xxh3, guid, status, owner, grp, mode, "
+    "ctime, mtime) VALUES (?, ?, ?, ?, ?, ?, 'good', ?, ?, ?, ?, ?)"
+)
+_REPLICA_INSERT = (
+    "INSERT INTO replicas (file_id, se_id, path, status, ctime) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A validated record: normalised checksums and resolved SE ids."""
+
+    rec: FileRecord
+    adler32: str
+    xxh3: str | None
+    guid: str
+    replicas: list[tuple[int, str, str]]  # (se_id, path, status)
+    dir_id: int = 0
+
+
+@dataclass(slots=True)
+class _Call:
+    """State of one add_files call."""
+
+    owner: str
+    group: str
+    overwrite: bool
+    db_now: Any
+    ses: dict[str, tuple[int, str]]
+    result: BulkResult[None] = field(default_factory=BulkResult)
+    dirs: dict[str, int] = field(default_factory=dict)
+    touched: set[int] = field(default_factory=set)
+
+
+def resolve_replica_path(lfn: str, path: str) -> str:
+    """Return the SE path of a replica: the LFN itself when ``path`` is empty.
+
+    Raises:
+        InvalidArgument: ``path`` is not absolute.
+    """
+    if not path:
+        return lfn
+    if not path.startswith("/"):
+        raise InvalidArgument(f"{lfn}: replica path {path!r} is not absolute")
+    return path
+
+
+def _prepare(rec: FileRecord, ses: dict[str, tuple[int, str]]) -> _Prepared:
+    if rec.size < 0:
+        raise InvalidArgument(f"{rec.lfn}: negative size {rec.size}")
+    reps: list[tuple[int, str, str]] = []
+    seen: set[str] = set()
+    for rep in rec.replicas:
+        if rep.se not in ses:
+            raise SENotFound(f"{rep.se}: no such storage element")
+        if rep.se in seen:
+            raise InvalidArgument(f"{rec.lfn}: two replicas at {rep.se}")
+        if rep.status not in REPLICA_STATUSES:
+            raise InvalidArgument(f"{rec.lfn}: invalid replica status {rep.status!r}")
+        seen.add(rep.se)
+        reps.append((ses[rep.se][0], resolve_replica_path(rec.lfn, rep.path), rep.status))
+    return _Prepared(
+        rec=rec,
+        adler32=normalize_adler32(rec.adler32),
+        xxh3=normalize_xxh3(rec.xxh3) if rec.xxh3 else None,
+        guid=rec.guid,
+        replicas=reps,
+    )
+
+
+def _unique_chunks(records: Sequence[FileRecord]) -> Iterator[list[FileRecord]]:
+    """Split into chunks in which no LFN repeats (later repeats see earlier ones)."""
+    part: list[FileRecord] = []
+    seen: set[str] = set()
+    for rec in records:
+        if rec.lfn in seen or len(part) >= CHUNK:
+            yield part
+            part, seen = [], set()
+        part.append(rec)
+        seen.add(rec.lfn)
+    if part:
+        yield part
+
+
+class FilesMixin(NamespaceMixin):
+    """Files: add (idempotent, bulk) and remove."""
+
+    def add_files(
+        self,
+        records: Sequence[FileRecord],
+        *,
+        owner: str,
+        group: str,
+        overwrite: bool = False,
+    ) -> BulkResult[None]:
+        """Register files and their replicas, creating missing parent directories.
+
+        An identical file (same size, adler32 and GUID) registered again is a
+        success, and its replicas not registered yet are added. A record's empty
+        owner/group default to ``owner``/``group``; an empty GUID gets a fresh one
+        (and matches any GUID when the file exists); an empty replica path means
+        the LFN.
+
+        Returns:
+            Per LFN: success, or :class:`~dfc.errors.MetadataMismatch` (another
+            size/checksum/GUID, unless ``overwrite``, which replaces the old file
+            and its replicas), :class:`~dfc.errors.IsADirectory`,
+            :class:`~dfc.errors.NotADirectory` (a parent is a file),
+            :class:`~dfc.errors.SENotFound`,
+            :class:`~dfc.errors.ReplicaExists` (a replica at the same SE with
+            another path), :class:`~dfc.errors.InvalidArgument`.
+        """
+        _, db_now = self._now()
+        call = _Call(owner, group, overwrite, db_now, self._se_ids())
+        for part in _unique_chunks(records):
+            self._add_chunk(part, call)
+        self._touch_dirs(call.touched, db_now)
+        return call.result
+
+    def _add_chunk(self, part: list[FileRecord], call: _Call) -> None:
+        failed = call.result.failed
+        ready: list[_Prepared] = []
+        for rec in part:
+            try:
+                ready.append(_prepare(rec, call.ses))
+            except DFCError as exc:
+                failed[rec.lfn] = exc
+        parents = {_lfn.dirname(p.rec.lfn) for p in ready}
+        _, in_the_way = self._ensure_dirs(
+            parents, call.dirs, parents=True, owner=call.owner, group=call.group, mode=0o775
+        )
+        dirs_at = self._dirs_by_path(p.rec.lfn for p in ready)
+        placed: list[_Prepared] = []
+        for prep in ready:
+            lfn = prep.rec.lfn
+            parent = _lfn.dirname(lfn)
+            if parent not in call.dirs:
+                not_dir = NotADirectory(f"{parent}: not a directory")
+                failed[lfn] = self._dir_error(parent, in_the_way, target_is_file=not_dir)
+            elif lfn in dirs_at:
+                failed[lfn] = IsADirectory(f"{lfn}: is a directory")
+            else:
+                prep.dir_id = call.dirs[parent]
+                placed.append(prep)
+        self._write_chunk(placed, call)
+
+    def _write_chunk(self, placed: list[_Prepared], call: _Call) -> None:
+        keys = [(p.dir_id, _lfn.basename(p.rec.lfn)) for p in placed]
+        existing = self._files_by_dir_name(keys, "f.id, f.size, f.adler32, f.xxh3, f.guid")
+        new: list[_Prepared] = []
+        again: list[tuple[_Prepared, int]] = []
+        replaced: list[int] = []
+        for prep, key in zip(placed, keys, strict=True):
+            row = existing.get(key)
+            if row is None:
+                new.append(prep)
+            elif _same_file(prep, row):
+                again.append((prep, row[2]))
+            elif call.overwrite:
+                replaced.append(row[2])
+                new.append(prep)
+            else:
+                call.result.failed[prep.rec.lfn] = MetadataMismatch(
+                    f"{prep.rec.lfn}: registered already with size {row[3]}, adler32 {row[4]}, "
+                    f"GUID {row[6]}"
+                )
+        if replaced:
+            self._q(f"DELETE FROM replicas WHERE file_id IN ({marks(len(replaced))})", replaced)
+            self._q(f"DELETE FROM files WHERE id IN ({marks(len(replaced))})", replaced)
+        rep_rows = self._insert_new(new, call)
+        rep_rows += self._missing_replicas(again, call)
+        self._many(_REPLICA_INSERT, rep_rows)
+
+    def _insert_new(self, new: list[_Prepared], call: _Call) -> list[tuple[Any, ...]]:
+        if not new:
+            return []
+        now = call.db_now
+        rows = [
+            (
+                p.dir_id,
+                _lfn.basename(p.rec.lfn),
+                p.rec.size,
+                p.adler32,
+                p.xxh3,
+                p.guid or str(uuid.uuid4()),
+                p.rec.owner or call.owner,
+                p.rec.group or call.group,
+                p.rec.mode,
+                now,
+                now,
+            )
+            for p in new
+        ]
+        self._many(_FILE_INSERT, rows)
+        ids = self._files_by_dir_name([(r[0], r[1]) for r in rows])
+        rep_rows: list[tuple[Any, ...]] = []
+        succeeded = call.result.succeeded
+        for p, r in zip(new, rows, strict=True):
+            file_id = ids[(r[0], r[1])][2]
+            for se_id, path, status in p.replicas:
+                rep_rows.append((file_id, se_id, path, status, now))
+            succeeded[p.rec.lfn] = None
+            call.touched.add(p.dir_id)
+        return rep_rows
+
+    def _missing_replicas(
+        self, again: list[tuple[_Prepared, int]], call: _Call
+    ) -> list[tuple[Any, ...]]:
+        ids = [file_id for p, file_id in again if p.replicas]
+        have: dict[tuple[int, int], str] = {}
+        for part in chunks(ids):
+            sql = f"SELECT file_id, se_id, path FROM replicas WHERE file_id IN ({marks(len(part))})"
+            for file_id, se_id, path in self._q(sql, part):
+                have[(file_id, se_id)] = path
+        rows: list[tuple[Any, ...]] = []
+        for prep, file_id in again:
+            add: list[tuple[Any, ...]] = []
+            error: DFCError | None = None
+            for se_id, path, status in prep.replicas:
+                old = have.get((file_id, se_id))
+                if old is None:
+                    add.append((file_id, se_id, path, status, call.db_now))
+                elif old != path:
+                    se = next(n for n, (i, _u) in call.ses.items() if i == se_id)
+                    error = ReplicaExists(f"{prep.rec.lfn}: replica at {se} exists with path {old}")
+            if error is not None:
+                call.result.failed[prep.rec.lfn] = error
+            else:
+                rows += add
+                call.result.succeeded[prep.rec.lfn] = None
+        return rows
+
+    def remove_files(self, lfns: Sequence[str]) -> BulkResult[None]:
+        """Unregister files with their replica rows; a missing file is a success.
+
+        Returns:
+            Per LFN: success, or :class:`~dfc.errors.IsADirectory`.
+        """
+        result: BulkResult[None] = BulkResult()
+        _, db_now = self._now()
+        touched: set[int] = set()
+        for part in chunks(list(dict.fromkeys(lfns))):
+            files = self._files_by_lfn(part)
+            absent = [p for p in part if p not in files]
+            dirs = self._dirs_by_path(absent) if absent else {}
+            ids = [row[0] for row in files.values()]
+            if ids:
+                self._q(f"DELETE FROM replicas WHERE file_id IN ({marks(len(ids))})", ids)
+                self._q(f"DELETE FROM files WHERE id IN ({marks(len(ids))})", ids)
+            touched.update(row[1] for row in files.values())
+            for path in part:
+                if path in dirs:
+                    result.failed[path] = IsADirectory(f"{path}: is a directory")
+                else:
+                    result.succeeded[path] = None
+        self._touch_dirs(touched, db_now)
+        return result
+
+
+def _same_file(prep: _Prepared, row: Any) -> bool:
+    # row: dir_id, name, id, size, adler32, xxh3, guid
+    if prep.rec.size != row[3] or int(prep.adler32, 16) != int(row[4], 16):
+        return False
+    if prep.xxh3 and row[5] and prep.xxh3 != row[5]:
+        return False
+    return not prep.guid or prep.guid == row[6]

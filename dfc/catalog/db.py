@@ -1,0 +1,201 @@
+"""The :class:`Catalog`: engine, schema upgrade and transactions."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from dfc.catalog import _version
+from dfc.catalog._errors import translate
+from dfc.catalog.tx import CatalogTx
+from dfc.errors import CatalogError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["Catalog"]
+
+_SQLITE_BUSY_SECONDS = 30.0
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" hook emit BEGIN itself (pysqlite's own implicit
+    # transactions would defer the lock and break BEGIN IMMEDIATE).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(_SQLITE_BUSY_SECONDS * 1000)}")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA temp_store=MEMORY")
+    finally:
+        cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("dfc_sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Catalog:
+    """The file catalogue database: one engine, many short transactions.
+
+    ``Catalog("sqlite:///path/catalog.db")`` or
+    ``Catalog("postgresql+psycopg://user@host/db")``; nothing connects until the
+    first transaction. Use :meth:`transaction` for writes and :meth:`reader` for
+    reads; both yield a :class:`CatalogTx`.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        """Create the engine (no connection is made yet).
+
+        Raises:
+            CatalogError: the URL is malformed or names an unknown driver.
+        """
+        try:
+            self._url = make_url(url)
+        except (ArgumentError, ValueError) as exc:
+            raise CatalogError(f"invalid catalogue URL {url!r}: {exc}") from None
+        self._sqlite = self._url.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self._sqlite:
+            kwargs["connect_args"] = {"timeout": _SQLITE_BUSY_SECONDS}
+        else:
+            kwargs["pool_pre_ping"] = True
+        with translate():
+            try:
+                self._engine: Engine = create_engine(self._url, **kwargs)
+            except ImportError as exc:
+                raise CatalogError(f"catalogue driver missing for {self.url}: {exc}") from None
+            except ValueError as exc:
+                raise CatalogError(f"invalid catalogue URL {self.url}: {exc}") from None
+        if self._sqlite:
+            event.listen(self._engine, "connect", _sqlite_on_connect)
+            event.listen(self._engine, "begin", _sqlite_on_begin)
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password masked."""
+        return self._url.render_as_string(hide_password=True)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tools and benchmarks)."""
+        return self._engine
+
+    def _prepare_sqlite_file(self) -> None:
+        db = self._url.database
+        if self._sqlite and db and db != ":memory:" and not db.startswith("file:"):
+            try:
+                Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CatalogError(f"cannot create the catalogue directory: {exc}") from None
+
+    def _exists(self) -> bool:
+        """False when the SQLite file is absent (checking must not create it)."""
+        db = self._url.database
+        if not self._sqlite or not db or db == ":memory:" or db.startswith("file:"):
+            return True
+        return Path(db).expanduser().exists()
+
+    def upgrade(self) -> None:
+        """Create or upgrade the schema to the newest revision (idempotent).
+
+        Creates the SQLite file and its directory when needed.
+
+        Raises:
+            CatalogUnavailable: the database is down or locked.
+            CatalogError: the migration failed.
+        """
+        from dfc.catalog import _migrate  # alembic is slow to import
+
+        self._prepare_sqlite_file()
+        with translate(), self._connect(write=True) as conn, conn.begin():
+            _migrate.upgrade(conn)
+
+    def schema_revision(self) -> str | None:
+        """Return the schema revision recorded in the database (None when empty).
+
+        Raises:
+            CatalogUnavailable: the database is down or locked.
+            CatalogError: the database failed.
+        """
+        with translate(), self._connect(write=False) as conn, conn.begin():
+            if not self._engine.dialect.has_table(conn, "alembic_version"):
+                return None
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        return str(rows[0][0]) if rows else None
+
+    def check_schema(self) -> None:
+        """Check cheaply that the schema is at this dfc's revision.
+
+        Raises:
+            CatalogError: the catalogue is not initialised, older than this dfc
+                or of a revision this dfc does not know.
+            CatalogUnavailable: the database is down or locked.
+        """
+        rev = self.schema_revision() if self._exists() else None
+        if rev is None:
+            raise CatalogError(f"catalogue {self.url} is not initialised; run `dfc init`")
+        if rev == _version.HEAD:
+            return
+        if rev in _version.REVISIONS:
+            raise CatalogError("catalogue schema is older than this dfc; run `dfc init` to upgrade")
+        raise CatalogError(
+            f"catalogue schema revision {rev!r} is unknown to this dfc "
+            "(written by a newer dfc?); upgrade dfc"
+        )
+
+    @contextmanager
+    def _connect(self, *, write: bool) -> Iterator[Connection]:
+        conn = self._engine.connect()
+        try:
+            if self._sqlite:
+                conn = conn.execution_options(dfc_sqlite_begin="IMMEDIATE" if write else "DEFERRED")
+            elif not write:
+                conn = conn.execution_options(postgresql_readonly=True)
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[CatalogTx]:
+        """Open one write transaction: commit on success, roll back on exception.
+
+        Raises:
+            CatalogUnavailable: the database is down or locked for too long.
+            CatalogError: the database failed.
+        """
+        with translate(), self._connect(write=True) as conn, conn.begin():
+            yield CatalogTx(conn)
+
+    @contextmanager
+    def reader(self) -> Iterator[CatalogTx]:
+        """Open a read-only transaction (a consistent snapshot); nothing is written.
+
+        Raises:
+            CatalogUnavailable: the database is down or locked for too long.
+            CatalogError: the database failed.
+        """
+        with translate(), self._connect(write=False) as conn:
+            trans = conn.begin()
+            try:
+                yield CatalogTx(conn)
+            finally:
+                trans.rollback()
+
+    def close(self) -> None:
+        """Close every pooled connection; the catalogue can still be reopened."""
+        self._engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.url!r})"

@@ -1,0 +1,172 @@
+"""The catalogue tables, as SQLAlchemy Core metadata.
+
+This module mirrors what the Alembic migrations create; the migrations are the
+source of truth for the database, this module is what the code queries against.
+Paths and names use the ``C`` collation on PostgreSQL so that ordering is by
+code point on both backends (SQLite compares text bytewise).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "ID",
+    "PATH",
+    "UTCDateTime",
+    "directories",
+    "files",
+    "from_db_time",
+    "metadata",
+    "replicas",
+    "storage_elements",
+    "to_db_time",
+]
+
+#: Primary keys: 64-bit on PostgreSQL, the rowid alias on SQLite.
+ID = BigInteger().with_variant(Integer(), "sqlite")
+#: Paths and names: compared and ordered by code point on both backends.
+PATH = Text().with_variant(Text(collation="C"), "postgresql")
+NAME = String(255).with_variant(String(255, collation="C"), "postgresql")
+
+_SQLITE_FMT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def to_db_time(value: datetime, dialect_name: str) -> Any:
+    """Return ``value`` (timezone-aware) as the driver stores it.
+
+    SQLite gets the naive UTC text form SQLAlchemy uses; PostgreSQL gets an aware
+    datetime for its ``timestamptz`` column.
+
+    Raises:
+        ValueError: ``value`` is naive.
+    """
+    if value.tzinfo is None:
+        raise ValueError("catalogue times must be timezone-aware")
+    utc = value.astimezone(UTC)
+    if dialect_name == "sqlite":
+        return utc.replace(tzinfo=None).strftime(_SQLITE_FMT)
+    return utc
+
+
+def from_db_time(value: Any) -> datetime:
+    """Return a value read from a time column as an aware UTC datetime.
+
+    Raises:
+        TypeError: the value is neither a datetime nor an ISO 8601 string.
+    """
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a time value: {value!r}")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store as UTC (naive on SQLite, which has no time zones)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("catalogue times must be timezone-aware")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as an aware UTC datetime."""
+        return None if value is None else from_db_time(value)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+directories = Table(
+    "directories",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("path", PATH, nullable=False, unique=True),
+    Column("parent_id", ID, ForeignKey("directories.id"), nullable=True),
+    Column("owner", NAME, nullable=False),
+    Column("grp", NAME, nullable=False),
+    Column("mode", Integer, nullable=False),
+    Column("ctime", UTCDateTime, nullable=False),
+    Column("mtime", UTCDateTime, nullable=False),
+    Index(None, "parent_id", "path"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("dir_id", ID, ForeignKey("directories.id"), nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("adler32", String(8), nullable=False),
+    Column("xxh3", String(16), nullable=True),
+    Column("guid", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("owner", NAME, nullable=False),
+    Column("grp", NAME, nullable=False),
+    Column("mode", Integer, nullable=False),
+    Column("ctime", UTCDateTime, nullable=False),
+    Column("mtime", UTCDateTime, nullable=False),
+    UniqueConstraint("dir_id", "name"),
+    Index(None, "guid"),
+)
+
+storage_elements = Table(
+    "storage_elements",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("site", String(64), nullable=False),
+    Column("read_allowed", Boolean, nullable=False),
+    Column("write_allowed", Boolean, nullable=False),
+)
+
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("file_id", ID, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column("se_id", Integer, ForeignKey("storage_elements.id"), nullable=False),
+    Column("path", PATH, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("ctime", UTCDateTime, nullable=False),
+    UniqueConstraint("file_id", "se_id"),
+    Index(None, "se_id"),
+)

@@ -1,0 +1,117 @@
+"""The typer application, its root options and the single error handler."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+
+if TYPE_CHECKING:
+    from dfc import DFC
+
+__all__ = ["JsonOpt", "State", "app", "main", "state"]
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+app = typer.Typer(
+    name="dfc",
+    help=(
+        "dfc: the grid file catalogue, storage elements and transfers.\n\n"
+        "Start with `dfc init`, register storage with `dfc se add`, then "
+        "`dfc put`, `dfc ls`, `dfc get`, `dfc replicate`, `dfc rm`. "
+        "`dfc demo` runs a short tour in a throwaway home."
+    ),
+    no_args_is_help=True,
+    context_settings=CONTEXT,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+@dataclass
+class State:
+    """Root options, and the API object built from them on first use."""
+
+    catalog: str | None = None
+    site: str | None = None
+    _api: DFC | None = field(default=None, repr=False)
+
+    def api(self) -> DFC:
+        """The :class:`dfc.DFC` for these options.
+
+        Raises:
+            ConfigError: the configuration file is invalid.
+        """
+        if self._api is None:
+            from dfc import DFC, Settings
+
+            self._api = DFC(Settings.load(catalog=self.catalog, site=self.site))
+        return self._api
+
+    def close(self) -> None:
+        """Close the API object if one was made."""
+        if self._api is not None:
+            self._api.close()
+
+
+def state(ctx: typer.Context) -> State:
+    """The :class:`State` of this invocation."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, State)
+    return obj
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    catalog: Annotated[
+        str | None,
+        typer.Option(
+            "--catalog",
+            metavar="URL",
+            help="Catalogue URL (default: $DFC_CATALOG, the config, or the embedded SQLite).",
+        ),
+    ] = None,
+    site: Annotated[
+        str | None,
+        typer.Option("--site", help="Your site, for replica choice (default: $DFC_SITE)."),
+    ] = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    """Options for every command."""
+    if version:
+        from dfc import __version__
+
+        print(f"dfc {__version__}")
+        raise typer.Exit(0)
+    ctx.obj = State(catalog=catalog, site=site)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the ``dfc`` command line; the one place that turns errors into exit codes."""
+    from dfc.errors import DFCError
+
+    try:
+        code: Any = app(args=argv, prog_name="dfc", standalone_mode=False)
+    except click.exceptions.Abort:
+        print("dfc: aborted", file=sys.stderr)
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except DFCError as exc:
+        print(f"dfc: {exc}", file=sys.stderr)
+        code = min(exc.errno, 255) or 1
+    except KeyboardInterrupt:
+        print("dfc: interrupted", file=sys.stderr)
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    sys.exit(code if isinstance(code, int) else 0)
