@@ -34,7 +34,6 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={int(_SQLITE_BUSY_SECONDS * 1000)}")
         cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA temp_store=MEMORY")
     finally:
@@ -42,8 +41,11 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    mode = conn.get_execution_options().get("dfc_sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    # Writers take the write lock up front (no deadlock-prone lock upgrades);
+    # readers are read-only, as on PostgreSQL.
+    write = conn.get_execution_options().get("dfc_write", True)
+    conn.exec_driver_sql(f"PRAGMA query_only={0 if write else 1}")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 class Catalog:
@@ -55,8 +57,16 @@ class Catalog:
     reads; both yield a :class:`CatalogTx`.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, busy_timeout: float = _SQLITE_BUSY_SECONDS
+    ) -> None:
         """Create the engine (no connection is made yet).
+
+        Args:
+            url: SQLAlchemy database URL.
+            echo: log every SQL statement.
+            busy_timeout: SQLite only: seconds to wait for another writer's lock
+                before giving up with :class:`~dfc.errors.CatalogUnavailable`.
 
         Raises:
             CatalogError: the URL is malformed or names an unknown driver.
@@ -68,7 +78,7 @@ class Catalog:
         self._sqlite = self._url.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self._sqlite:
-            kwargs["connect_args"] = {"timeout": _SQLITE_BUSY_SECONDS}
+            kwargs["connect_args"] = {"timeout": busy_timeout}
         else:
             kwargs["pool_pre_ping"] = True
         with translate():
@@ -160,7 +170,7 @@ class Catalog:
         conn = self._engine.connect()
         try:
             if self._sqlite:
-                conn = conn.execution_options(dfc_sqlite_begin="IMMEDIATE" if write else "DEFERRED")
+                conn = conn.execution_options(dfc_write=write)
             elif not write:
                 conn = conn.execution_options(postgresql_readonly=True)
             yield conn

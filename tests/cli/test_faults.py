@@ -93,9 +93,11 @@ def test_get_skips_corrupt_replica_and_reports_it(stocked: Grid, cli: CLI, tmp_p
 def test_get_with_only_corrupt_replicas_leaves_nothing(stocked: Grid, cli: CLI, tmp_path: Path) -> None:
     grid = stocked
     _corrupt(grid.ihep / "juno/d/a.root")
-    run = cli("get", "/juno/d/a.root", tmp_path / "a")
+    out = tmp_path / "out"
+    out.mkdir()
+    run = cli("get", "/juno/d/a.root", out / "a")
     assert run.code != 0 and "no replica could be read" in run.err
-    assert list(tmp_path.iterdir()) == [], "no partial or temporary file may remain"
+    assert list(out.iterdir()) == [], "no partial or temporary file may remain"
 
 
 def test_get_truncated_replica_is_a_size_mismatch(stocked: Grid, cli: CLI, tmp_path: Path) -> None:
@@ -140,16 +142,20 @@ def test_vanished_se_directory(stocked: Grid, cli: CLI, tmp_path: Path) -> None:
 
 
 def test_unwritable_se_location(grid: Grid, cli: CLI) -> None:
-    # A regular file where the SE's directory should be: no user, root included, can write there.
+    # A regular file where a directory must go: no user, root included, can write there.
     blocker = grid.root / "blocker"
     blocker.write_text("not a directory")
-    cli.ok("se", "add", "BROKEN", f"file://{blocker}/se")
+    run = cli("se", "add", "BROKEN", f"file://{blocker}/se")
+    assert run.code != 0 and "cannot create SE directory" in run.err
+    assert len(run.err.strip().splitlines()) == 1
+    (grid.ihep / "juno").write_text("a file where the /juno directory should be")
     src = grid.file("b.root", 100)
     before = grid.snapshot()
-    run = cli("put", src, "/juno/b.root", "--se", "BROKEN")
+    run = cli("put", src, "/juno/b.root", "--se", "IHEP-DISK")
     assert run.code != 0
     assert len(run.err.strip().splitlines()) == 1 and "Traceback" not in run.err
     assert grid.snapshot() == before
+    assert sorted(p.name for p in grid.ihep.iterdir()) == ["juno"]
 
 
 def test_partial_failure_in_bulk_put(grid: Grid, cli: CLI) -> None:
