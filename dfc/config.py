@@ -20,13 +20,15 @@ import getpass
 import grp
 import os
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dfc.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["Settings", "config_path", "data_dir", "default_identity"]
 
@@ -119,9 +121,11 @@ class Settings:
         ses = raw.get("se", {})
         if not isinstance(ses, dict) or not all(isinstance(v, dict) for v in ses.values()):
             raise ConfigError(f"{path}: [se.NAME] sections must be tables")
-        conc = raw.get("transfers", {}).get("concurrency", 8) if isinstance(
-            raw.get("transfers"), dict
-        ) else 8
+        conc = (
+            raw.get("transfers", {}).get("concurrency", 8)
+            if isinstance(raw.get("transfers"), dict)
+            else 8
+        )
         if not isinstance(conc, int) or conc < 1:
             raise ConfigError(f"{path}: transfers.concurrency must be a positive integer")
         return cls(

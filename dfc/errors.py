@@ -89,7 +89,7 @@ class DFCError(Exception):
         retryable: whether the same operation may succeed if tried again later.
     """
 
-    errno: ClassVar[int] = _errno.EIO
+    errno: int = _errno.EIO
     retryable: ClassVar[bool] = False
 
     def __init__(self, message: str = "") -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -38,7 +37,7 @@ from dfc.errors import (
 from dfc.models import BulkResult, Entry, FileRecord, Replica, SEInfo
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Iterator, Sequence
 
     from fsspec.callbacks import Callback
 
@@ -313,9 +312,9 @@ class DFC:
             plan = plan_put(tx, paths, dest, recursive=recursive, overwrite=overwrite)
             storage_infos = {s.name: s for s in tx.list_ses()}
             old = tx.stat([i.lfn for i in plan.items]).succeeded if overwrite else {}
-        target = Storage(self.settings, storage_infos).writable(
-            self._choose_se(se, storage_infos)
-        ).name
+        target = (
+            Storage(self.settings, storage_infos).writable(self._choose_se(se, storage_infos)).name
+        )
         result = plan.failed
         if not plan.items and not plan.directories:
             return result
@@ -332,7 +331,9 @@ class DFC:
 
             def register_sync(record: FileRecord) -> Entry:
                 with self.catalog.transaction() as tx:
-                    tx.add_files([record], owner=owner, group=group, overwrite=overwrite).raise_first()
+                    tx.add_files(
+                        [record], owner=owner, group=group, overwrite=overwrite
+                    ).raise_first()
                     return tx.lookup(record.lfn)
 
             async def register(record: FileRecord) -> Entry:
@@ -547,7 +548,11 @@ class DFC:
                 names = [e.lfn for e in tx.walk(lfn, files_only=True)]
                 for start in range(0, len(names), _BATCH):
                     sub = tx.stat(names[start : start + _BATCH])
-                    out.extend(sub.succeeded[n] for n in names[start : start + _BATCH] if n in sub.succeeded)
+                    out.extend(
+                        sub.succeeded[n]
+                        for n in names[start : start + _BATCH]
+                        if n in sub.succeeded
+                    )
         return out
 
     def rm(
@@ -575,7 +580,11 @@ class DFC:
                 result.succeeded[lfn] = RemoveResult(lfn, (), removed=True)
             elif lfn in found.failed:
                 result.failed[lfn] = found.failed[lfn]
-        files = [found.succeeded[x] for x in valid if x in found.succeeded and not found.succeeded[x].is_dir]
+        files = [
+            found.succeeded[x]
+            for x in valid
+            if x in found.succeeded and not found.succeeded[x].is_dir
+        ]
         dirs = [x for x in valid if x in found.succeeded and found.succeeded[x].is_dir]
         self._rm_files(files, infos, se, result)
         for d in dirs:
@@ -596,7 +605,9 @@ class DFC:
         result.failed.update(sub.failed)
         result.succeeded[root] = RemoveResult(root, (se,), removed=False)
 
-    def _rm_tree(self, root: str, infos: dict[str, SEInfo], result: BulkResult[RemoveResult]) -> None:
+    def _rm_tree(
+        self, root: str, infos: dict[str, SEInfo], result: BulkResult[RemoveResult]
+    ) -> None:
         sub: BulkResult[RemoveResult] = BulkResult()
         for batch in self._file_batches(root):
             self._rm_files(batch, infos, None, sub)
@@ -658,7 +669,7 @@ class DFC:
 
         outcome = _sync.run(run()) if targets else {}
         with self.catalog.transaction() as tx:
-            pairs = []
+            pairs: list[tuple[str, str]] = []
             gone: list[str] = []
             for entry in targets:
                 rem = outcome[entry.lfn]
@@ -763,4 +774,3 @@ def _se_url(url: str) -> str:
             raise InvalidArgument(f"invalid SE URL {url!r}: file:// needs an absolute path")
         return "file://" + os.path.normpath(rest).rstrip("/") if rest != "/" else url
     return url.rstrip("/")
-

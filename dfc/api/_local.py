@@ -7,15 +7,16 @@ worker thread while the current one is being written elsewhere.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dfc.errors import DFCError, IsADirectory, NotFound, PermissionDenied, StorageError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator
+    from pathlib import Path
 
     from fsspec.callbacks import Callback
 
@@ -125,7 +126,5 @@ async def write_local(
 
 def remove_quietly(path: Path) -> None:
     """Remove ``path`` if it exists; a missing file is fine."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

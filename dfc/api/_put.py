@@ -199,8 +199,7 @@ async def put_one(
             remote = await se.checksum(path, "adler32")
             if remote is not None and not adler32_equal(remote, hasher.adler32):
                 raise ChecksumMismatch(
-                    f"{se_name} reports adler32 {remote} for {item.lfn}, "
-                    f"{hasher.adler32} was sent"
+                    f"{se_name} reports adler32 {remote} for {item.lfn}, {hasher.adler32} was sent"
                 )
         record = FileRecord(
             lfn=item.lfn,
@@ -212,7 +211,7 @@ async def put_one(
             mode=item.mode,
         )
     except BaseException:
-        await _remove_quietly(storage, se_name, path)
+        await storage.remove_quietly(se_name, path)
         raise
     task = asyncio.ensure_future(register(record))
     try:
@@ -223,15 +222,8 @@ async def put_one(
         try:
             await task
         except DFCError:
-            await _remove_quietly(storage, se_name, path)
+            await storage.remove_quietly(se_name, path)
         raise
     except DFCError:
-        await _remove_quietly(storage, se_name, path)
+        await storage.remove_quietly(se_name, path)
         raise
-
-
-async def _remove_quietly(storage: Storage, se_name: str, path: str) -> None:
-    try:
-        await storage.get(se_name).rm(path)
-    except NotFound:
-        pass

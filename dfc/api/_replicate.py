@@ -14,7 +14,6 @@ from dfc.errors import (
     ChecksumMismatch,
     DFCError,
     NoReplicaAvailable,
-    NotFound,
     ReplicaNotFound,
     SizeMismatch,
 )
@@ -88,12 +87,12 @@ async def replicate_one(
                 raise SizeMismatch(f"{entry.lfn}: {dest} stored {info.size} of {entry.size} bytes")
             await _server_checksum(dst, path, entry, dest)
         except (ChecksumMismatch, SizeMismatch) as exc:
-            await _rm_quietly(storage, dest, path)
+            await storage.remove_quietly(dest, path)
             stream.rewind_progress()
             bad[rep.se] = str(exc)
             continue
         except BaseException:
-            await _rm_quietly(storage, dest, path)
+            await storage.remove_quietly(dest, path)
             raise
         task = asyncio.ensure_future(register(entry.lfn, Replica(se=dest, path=path)))
         try:
@@ -102,10 +101,10 @@ async def replicate_one(
             try:
                 await task
             except DFCError:
-                await _rm_quietly(storage, dest, path)
+                await storage.remove_quietly(dest, path)
             raise
         except DFCError:
-            await _rm_quietly(storage, dest, path)
+            await storage.remove_quietly(dest, path)
             raise
         return ReplicateResult(entry.lfn, dest, rep.se, entry.size, bad_replicas=bad)
     reasons = "; ".join(f"{se}: {why}" for se, why in bad.items()) or "it has no replicas"
@@ -119,10 +118,3 @@ async def _server_checksum(dst: object, path: str, entry: Entry, dest: str) -> N
             raise ChecksumMismatch(
                 f"{entry.lfn}: {dest} reports adler32 {remote}, catalogue says {entry.adler32}"
             )
-
-
-async def _rm_quietly(storage: Storage, se: str, path: str) -> None:
-    try:
-        await storage.get(se).rm(path)
-    except NotFound:
-        pass

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
-from dfc.errors import SEBanned, SENotFound
+from dfc.errors import NotFound, SEBanned, SENotFound
 from dfc.se import open_se
 
 if TYPE_CHECKING:
@@ -66,6 +67,15 @@ class Storage:
             se = open_se(info, self._settings.se_options.get(name))
             self._open[name] = se
         return se
+
+    async def remove_quietly(self, name: str, path: str) -> None:
+        """Remove ``path`` from SE ``name``; a file already gone is fine.
+
+        Raises:
+            DFCError: the SE failed for another reason.
+        """
+        with contextlib.suppress(NotFound):
+            await self.get(name).rm(path)
 
     async def aclose(self) -> None:
         """Close every client opened so far."""

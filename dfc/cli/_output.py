@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import stat as statmod
 import sys
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fsspec.callbacks import Callback
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from datetime import datetime
 
     from rich.console import Console
     from rich.progress import Progress, TaskID

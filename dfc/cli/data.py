@@ -35,8 +35,10 @@ def put(
         raise typer.BadParameter("need at least one LOCAL file and a DEST LFN")
     *sources, dest = args
     with ProgressCallback("put") as cb:
-        result = state(ctx).api().put(
-            sources, dest, se=se, recursive=recursive, overwrite=overwrite, callback=cb
+        result = (
+            state(ctx)
+            .api()
+            .put(sources, dest, se=se, recursive=recursive, overwrite=overwrite, callback=cb)
         )
     if json:
         emit_json([entry_json(e) for e in result.succeeded.values()])
@@ -71,8 +73,13 @@ def get(
     if json:
         emit_json(
             [
-                {"lfn": r.lfn, "path": str(r.path), "se": r.se, "size": r.size,
-                 "bad_replicas": r.bad_replicas}
+                {
+                    "lfn": r.lfn,
+                    "path": str(r.path),
+                    "se": r.se,
+                    "size": r.size,
+                    "bad_replicas": r.bad_replicas,
+                }
                 for r in result.succeeded.values()
             ]
         )
@@ -87,9 +94,7 @@ def replicate(
     ctx: typer.Context,
     lfns: Annotated[list[str], typer.Argument(help="LFNs to copy.", metavar="LFN...")],
     to: Annotated[str, typer.Option("--to", help="Destination storage element.")],
-    source: Annotated[
-        str | None, typer.Option("--from", help="Copy only from this SE.")
-    ] = None,
+    source: Annotated[str | None, typer.Option("--from", help="Copy only from this SE.")] = None,
     recursive: Recursive = False,
     json: JsonOpt = False,
 ) -> None:
@@ -100,8 +105,8 @@ def replicate(
     Example: dfc replicate /juno/user/a/alice/run1/detsim-001.root --to CNAF-DISK
     """
     with ProgressCallback("replicate") as cb:
-        result = state(ctx).api().replicate(
-            lfns, to, source=source, recursive=recursive, callback=cb
+        result = (
+            state(ctx).api().replicate(lfns, to, source=source, recursive=recursive, callback=cb)
         )
     for r in result.succeeded.values():
         for bad_se, why in r.bad_replicas.items():
@@ -148,4 +153,3 @@ def rm(
             else:
                 print(f"{r.lfn}: no replica at {se}")
     raise typer.Exit(report_failures(result))
-

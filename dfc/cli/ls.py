@@ -31,9 +31,13 @@ def mkdir(
 @app.command()
 def ls(
     ctx: typer.Context,
-    paths: Annotated[list[str] | None, typer.Argument(help="LFNs (default /).", metavar="[LFN]...")] = None,
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="LFNs (default /).", metavar="[LFN]...")
+    ] = None,
     long: Annotated[bool, typer.Option("-l", "--long", help="Long listing.")] = False,
-    recursive: Annotated[bool, typer.Option("-R", "--recursive", help="List subdirectories.")] = False,
+    recursive: Annotated[
+        bool, typer.Option("-R", "--recursive", help="List subdirectories.")
+    ] = False,
     directory: Annotated[
         bool, typer.Option("-d", "--directory", help="List directories themselves.")
     ] = False,
@@ -71,12 +75,14 @@ def ls(
                 if json:
                     entries_json.append(entry_json(entry, full=False))
                     continue
-                name = entry.lfn if (recursive or directory) else entry.lfn.rsplit("/", 1)[-1] or "/"
+                name = (
+                    entry.lfn if (recursive or directory) else entry.lfn.rsplit("/", 1)[-1] or "/"
+                )
                 print(ls_line(entry, name, human=human) if long else name)
         except DFCError as exc:
-            from dfc.cli._output import error_line
-
             import sys
+
+            from dfc.cli._output import error_line
 
             print(error_line(path, exc), file=sys.stderr)
             code = code or (min(exc.errno, 255) or 1)

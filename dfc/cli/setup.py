@@ -76,8 +76,12 @@ def se_list(ctx: typer.Context, json: JsonOpt = False) -> None:
         )
         return
     for s in ses:
-        status = "ok" if s.read and s.write else (
-            "banned" if not (s.read or s.write) else ("read-only" if s.read else "write-only")
+        status = (
+            "ok"
+            if s.read and s.write
+            else (
+                "banned" if not (s.read or s.write) else ("read-only" if s.read else "write-only")
+            )
         )
         print(f"{s.name:<20} {s.site or '-':<10} {s.protocol:<6} {status:<10} {s.url}")
 

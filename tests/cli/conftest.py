@@ -22,7 +22,11 @@ class Grid:
     def file(self, name: str, data: bytes | int = 1000) -> Path:
         path = self.local / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data if isinstance(data, bytes) else bytes(range(256)) * (data // 256) + b"x" * (data % 256))
+        path.write_bytes(
+            data
+            if isinstance(data, bytes)
+            else bytes(range(256)) * (data // 256) + b"x" * (data % 256)
+        )
         return path
 
     def json(self, *args: str | Path) -> object:
@@ -32,7 +36,11 @@ class Grid:
         """Every file under each SE directory, relative paths."""
         out: dict[str, set[str]] = {}
         for name, d in (("IHEP-DISK", self.ihep), ("CNAF-DISK", self.cnaf)):
-            out[name] = {str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()} if d.exists() else set()
+            out[name] = (
+                {str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()}
+                if d.exists()
+                else set()
+            )
         return out
 
     def snapshot(self) -> tuple[object, dict[str, set[str]]]:

@@ -35,8 +35,21 @@ def stocked(grid: Grid, cli: CLI) -> Grid:
         ("put", "{src}", "/juno/x.root", "--se", "NO-SUCH-SE"),
         ("put", "{missing}", "/juno/x.root", "--se", "IHEP-DISK"),
         ("put", "{src}", "/juno/d/a.root", "--se", "IHEP-DISK"),  # exists, no --overwrite
-        ("put", "{src}", "/juno/d/a.root/x", "--se", "IHEP-DISK"),  # a file where a directory should be
-        ("put", "{src}", "{src}", "/juno/d/a.root", "--se", "IHEP-DISK"),  # several sources, target a file
+        (
+            "put",
+            "{src}",
+            "/juno/d/a.root/x",
+            "--se",
+            "IHEP-DISK",
+        ),  # a file where a directory should be
+        (
+            "put",
+            "{src}",
+            "{src}",
+            "/juno/d/a.root",
+            "--se",
+            "IHEP-DISK",
+        ),  # several sources, target a file
         ("put", "{dir}", "/juno/x", "--se", "IHEP-DISK"),  # a local directory without -r
         ("get", "/juno/d", "{out}"),  # a directory without -r
         ("get", "/juno/d/nothere.root", "{out}"),
@@ -90,7 +103,9 @@ def test_get_skips_corrupt_replica_and_reports_it(stocked: Grid, cli: CLI, tmp_p
         (tmp_path / "a").unlink()
 
 
-def test_get_with_only_corrupt_replicas_leaves_nothing(stocked: Grid, cli: CLI, tmp_path: Path) -> None:
+def test_get_with_only_corrupt_replicas_leaves_nothing(
+    stocked: Grid, cli: CLI, tmp_path: Path
+) -> None:
     grid = stocked
     _corrupt(grid.ihep / "juno/d/a.root")
     out = tmp_path / "out"

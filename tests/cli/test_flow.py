@@ -82,13 +82,23 @@ def test_put_recursive_cp_semantics(grid: Grid, cli: CLI, tmp_path: Path) -> Non
     grid.file("tree/a.root", 10)
     grid.file("tree/sub/b.root", 20)
     (grid.local / "tree" / "emptydir").mkdir()
-    cli.ok("put", "-r", grid.local / "tree", "/juno/new", "--se", "IHEP-DISK")  # new: becomes the copy
-    cli.ok("put", "-r", grid.local / "tree", "/juno/new", "--se", "IHEP-DISK")  # exists: goes inside
+    cli.ok(
+        "put", "-r", grid.local / "tree", "/juno/new", "--se", "IHEP-DISK"
+    )  # new: becomes the copy
+    cli.ok(
+        "put", "-r", grid.local / "tree", "/juno/new", "--se", "IHEP-DISK"
+    )  # exists: goes inside
     names = {e["lfn"] for e in _json(cli, "ls", "-R", "/juno/new")}
     assert names == {
-        "/juno/new/a.root", "/juno/new/sub", "/juno/new/sub/b.root", "/juno/new/emptydir",
-        "/juno/new/tree", "/juno/new/tree/a.root", "/juno/new/tree/sub",
-        "/juno/new/tree/sub/b.root", "/juno/new/tree/emptydir",
+        "/juno/new/a.root",
+        "/juno/new/sub",
+        "/juno/new/sub/b.root",
+        "/juno/new/emptydir",
+        "/juno/new/tree",
+        "/juno/new/tree/a.root",
+        "/juno/new/tree/sub",
+        "/juno/new/tree/sub/b.root",
+        "/juno/new/tree/emptydir",
     }
     out = tmp_path / "back"
     cli.ok("get", "-r", "/juno/new", out)

@@ -59,7 +59,6 @@ def test_oserror_by_errno(code, expected):
         (ConnectionRefusedError(), E.SEUnavailable),
         (ConnectionResetError("peer reset"), E.SEUnavailable),
         (TimeoutError(), E.SETimeout),
-        (asyncio.TimeoutError(), E.SETimeout),
         (FSTimeoutError(), E.SETimeout),
         (ValueError("weird server answer"), E.StorageError),
     ],
@@ -107,8 +106,9 @@ async def http_server():
 async def test_aiohttp_status(http_server, status, expected, retryable):
     url = str(http_server.make_url(f"/status/{status}"))
     with pytest.raises(expected) as err:
-        async with aiohttp.ClientSession(raise_for_status=True) as session, translate_errors(
-            url, "get"
+        async with (
+            aiohttp.ClientSession(raise_for_status=True) as session,
+            translate_errors(url, "get"),
         ):
             await session.get(url)
     assert type(err.value) is expected
