@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 
 if TYPE_CHECKING:
@@ -95,23 +94,19 @@ def root(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the ``dfc`` command line; the one place that turns errors into exit codes."""
+    """Run the ``dfc`` command line; the one place that turns dfc errors into exit codes.
+
+    Usage errors are reported by typer itself (exit status 2).
+    """
     from dfc.errors import DFCError
 
     try:
-        code: Any = app(args=argv, prog_name="dfc", standalone_mode=False)
-    except click.exceptions.Abort:
-        print("dfc: aborted", file=sys.stderr)
-        code = 130
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
+        app(args=argv, prog_name="dfc")
     except DFCError as exc:
         print(f"dfc: {exc}", file=sys.stderr)
-        code = min(exc.errno, 255) or 1
+        sys.exit(min(exc.errno, 255) or 1)
     except KeyboardInterrupt:
         print("dfc: interrupted", file=sys.stderr)
-        code = 130
+        sys.exit(130)
     except BrokenPipeError:
-        code = 0
-    sys.exit(code if isinstance(code, int) else 0)
+        sys.exit(0)

@@ -14,6 +14,7 @@ from dfc.checksum import Hasher
 
 __all__ = [
     "Chunk",
+    "Reader",
     "TempFile",
     "checksum_file",
     "list_dir",
@@ -156,6 +157,36 @@ def open_for_read(path: str, sequential: bool) -> tuple[int, int]:
         os.close(fd)
         raise
     return fd, st.st_size
+
+
+class Reader:
+    """A file opened for positional reads; methods run in order in worker threads."""
+
+    __slots__ = ("fd", "path")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def open(self, sequential: bool) -> int:
+        """Open the file and return its size.
+
+        Raises:
+            IsADirectoryError: the path is a directory.
+        """
+        self.fd, size = open_for_read(self.path, sequential)
+        return size
+
+    def pread(self, length: int, offset: int) -> bytes:
+        """Return up to ``length`` bytes from ``offset``."""
+        assert self.fd is not None
+        return os.pread(self.fd, length, offset)
+
+    def close(self) -> None:
+        """Close the file if it was opened."""
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
 
 
 def read_range(path: str, offset: int, length: int) -> bytes:

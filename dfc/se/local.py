@@ -249,14 +249,15 @@ class LocalSE:
             raise InvalidArgument(f"invalid range offset={offset} length={length}")
         norm, local = self._local(path)
         runner = SerialRunner(self._pool())
-        with self._errors(norm, "read"):
-            fd, size = await runner.run(_localio.open_for_read, local, length is None)
-            end = size if length is None else min(size, offset + length)
-            pos = offset
-            ahead = None
-            try:
+        reader = _localio.Reader(local)
+        ahead: asyncio.Future[bytes] | None = None
+        try:
+            with self._errors(norm, "read"):
+                size = await runner.run(reader.open, length is None)
+                end = size if length is None else min(size, offset + length)
+                pos = offset
                 if pos < end:
-                    ahead = runner.submit(os.pread, fd, min(self.chunk_size, end - pos), pos)
+                    ahead = runner.submit(reader.pread, min(self.chunk_size, end - pos), pos)
                 while ahead is not None:
                     data = await ahead
                     ahead = None
@@ -264,11 +265,12 @@ class LocalSE:
                         break
                     pos += len(data)
                     if pos < end:
-                        ahead = runner.submit(os.pread, fd, min(self.chunk_size, end - pos), pos)
+                        ahead = runner.submit(reader.pread, min(self.chunk_size, end - pos), pos)
                     yield data
-            finally:
-                _silence(ahead)
-                await runner.final(os.close, fd)
+        finally:
+            _silence(ahead)
+            # Runs after the open and any read-ahead, even if we are being cancelled.
+            await runner.final(reader.close)
 
     async def read_range(self, path: str, offset: int, length: int) -> bytes:
         """Return up to ``length`` bytes of ``path`` from ``offset``.
