@@ -16,10 +16,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 from dfc import _sync
 from dfc import lfn as lfnmod
-from dfc.api._get import get_one
-from dfc.api._put import plan_put, put_one
-from dfc.api._remove import Removal, remove_physical
-from dfc.api._replicate import replicate_one
 from dfc.api._results import GetResult, InitResult, RemoveResult, ReplicateResult
 from dfc.api._storage import Storage
 from dfc.catalog import Catalog
@@ -41,6 +37,7 @@ if TYPE_CHECKING:
 
     from fsspec.callbacks import Callback
 
+    from dfc.api._remove import Removal
     from dfc.catalog import CatalogTx
 
 __all__ = ["DFC"]
@@ -307,6 +304,9 @@ class DFC:
             NotADirectory: several sources and ``dest`` is not a directory.
             SENotFound, SEBanned, InvalidArgument: no usable target SE.
         """
+        # Storage I/O modules load only for data commands (CLI start-up).
+        from dfc.api._put import plan_put, put_one
+
         paths = [Path(s) for s in sources]
         with self.catalog.reader() as tx:
             plan = plan_put(tx, paths, dest, recursive=recursive, overwrite=overwrite)
@@ -382,6 +382,8 @@ class DFC:
         Raises:
             NotADirectory: several files and ``dest`` is not a directory.
         """
+        from dfc.api._get import get_one
+
         result: BulkResult[GetResult] = BulkResult()
         valid = _validate_all(lfns, result)
         dest_path = Path(dest) if dest is not None else Path.cwd()
@@ -484,6 +486,8 @@ class DFC:
             SENotFound: ``to`` or ``source`` is unknown.
             SEBanned: ``to`` is banned for writing.
         """
+        from dfc.api._replicate import replicate_one
+
         result: BulkResult[ReplicateResult] = BulkResult()
         valid = _validate_all(lfns, result)
         with self.catalog.reader() as tx:
@@ -641,6 +645,8 @@ class DFC:
         se: str | None,
         result: BulkResult[RemoveResult],
     ) -> None:
+        from dfc.api._remove import remove_physical
+
         if not files:
             return
         targets = files

@@ -6,7 +6,6 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from dfc.errors import NotFound, SEBanned, SENotFound
-from dfc.se import open_se
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -63,6 +62,8 @@ class Storage:
         """
         se = self._open.get(name)
         if se is None:
+            from dfc.se import open_se  # fsspec and friends load on first storage use
+
             info = self.info(name)
             se = open_se(info, self._settings.se_options.get(name))
             self._open[name] = se

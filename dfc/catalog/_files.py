@@ -99,15 +99,32 @@ def _prepare(rec: FileRecord, ses: dict[str, tuple[int, str]]) -> _Prepared:
 
 
 def _unique_chunks(records: Sequence[FileRecord]) -> Iterator[list[FileRecord]]:
-    """Split into chunks in which no LFN repeats (later repeats see earlier ones)."""
+    """Split records into chunks that can be written together.
+
+    A chunk never holds an LFN twice, nor a file and a file below it (the first
+    of the two must be written before the second is looked at), so records keep
+    the meaning of their order.
+    """
     part: list[FileRecord] = []
-    seen: set[str] = set()
+    lfns: set[str] = set()
+    dirs: set[str] = set()  # parents of the chunk's LFNs and all their ancestors
     for rec in records:
-        if rec.lfn in seen or len(part) >= CHUNK:
+        lfn = rec.lfn
+        new_dirs: list[str] = []
+        parent = _lfn.dirname(lfn)
+        while parent not in dirs:
+            new_dirs.append(parent)
+            if parent == "/":
+                break
+            parent = _lfn.dirname(parent)
+        clash = lfn in lfns or lfn in dirs or any(d in lfns for d in new_dirs)
+        if clash or len(part) >= CHUNK:
             yield part
-            part, seen = [], set()
+            part, lfns, dirs = [], set(), set()
+            new_dirs = _lfn.parents(lfn)
         part.append(rec)
-        seen.add(rec.lfn)
+        lfns.add(lfn)
+        dirs.update(new_dirs)
     if part:
         yield part
 

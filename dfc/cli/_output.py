@@ -10,8 +10,6 @@ import stat as statmod
 import sys
 from typing import TYPE_CHECKING, Any
 
-from fsspec.callbacks import Callback
-
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
     from dfc import BulkResult, DFCError, Entry
 
 __all__ = [
-    "ProgressCallback",
+    "progress",
     "emit_json",
     "entry_json",
     "fmt_time",
@@ -133,43 +131,49 @@ def ls_line(entry: Entry, name: str, *, human: bool, widths: Iterable[int] = ())
     )
 
 
-class ProgressCallback(Callback):  # type: ignore[misc]
-    """An fsspec callback drawing a Rich progress bar on stderr (only on a terminal)."""
+def progress(description: str) -> Any:
+    """A context-managed fsspec callback drawing a Rich progress bar on stderr.
 
-    def __init__(self, description: str) -> None:
-        super().__init__()
-        self._description = description
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
+    The bar is drawn only when stderr is a terminal. fsspec and Rich load here,
+    not at start-up.
+    """
+    from fsspec.callbacks import Callback
 
-    def __enter__(self) -> ProgressCallback:
-        if sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
+    class ProgressCallback(Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self._progress: Progress | None = None
+            self._task: TaskID | None = None
 
-            self._progress = Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=stderr(),
-                transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task(self._description, total=None)
-        return self
+        def __enter__(self) -> ProgressCallback:
+            if sys.stderr.isatty():
+                from rich.progress import (
+                    BarColumn,
+                    DownloadColumn,
+                    Progress,
+                    TimeRemainingColumn,
+                    TransferSpeedColumn,
+                )
 
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+                self._progress = Progress(
+                    "[progress.description]{task.description}",
+                    BarColumn(),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    TimeRemainingColumn(),
+                    console=stderr(),
+                    transient=True,
+                )
+                self._progress.start()
+                self._task = self._progress.add_task(description, total=None)
+            return self
 
-    def call(self, *args: Any, **kwargs: Any) -> None:
-        """Redraw with the current ``value`` and ``size``."""
-        if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=self.value, total=self.size)
+        def __exit__(self, *exc: object) -> None:
+            if self._progress is not None:
+                self._progress.stop()
+
+        def call(self, *args: Any, **kwargs: Any) -> None:
+            if self._progress is not None and self._task is not None:
+                self._progress.update(self._task, completed=self.value, total=self.size)
+
+    return ProgressCallback()

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from dfc.cli._app import JsonOpt, app, state
-from dfc.cli._output import ProgressCallback, emit_json, entry_json, report_failures, warn
+from dfc.cli._output import emit_json, entry_json, progress, report_failures, warn
 
 Recursive = Annotated[bool, typer.Option("-r", "--recursive", help="Copy directory trees.")]
 
@@ -34,7 +34,7 @@ def put(
     if len(args) < 2:
         raise typer.BadParameter("need at least one LOCAL file and a DEST LFN")
     *sources, dest = args
-    with ProgressCallback("put") as cb:
+    with progress("put") as cb:
         result = (
             state(ctx)
             .api()
@@ -65,7 +65,7 @@ def get(
     dfc get -r /juno/user/a/alice/run1 ./run1
     """
     lfns, dest = (args[:-1], args[-1]) if len(args) > 1 else (args, None)
-    with ProgressCallback("get") as cb:
+    with progress("get") as cb:
         result = state(ctx).api().get(lfns, dest, se=se, recursive=recursive, callback=cb)
     for r in result.succeeded.values():
         for bad_se, why in r.bad_replicas.items():
@@ -104,7 +104,7 @@ def replicate(
 
     Example: dfc replicate /juno/user/a/alice/run1/detsim-001.root --to CNAF-DISK
     """
-    with ProgressCallback("replicate") as cb:
+    with progress("replicate") as cb:
         result = (
             state(ctx).api().replicate(lfns, to, source=source, recursive=recursive, callback=cb)
         )

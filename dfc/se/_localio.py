@@ -9,8 +9,9 @@ import contextlib
 import errno
 import os
 import stat
+import zlib
 
-from dfc.checksum import Hasher
+import xxhash
 
 __all__ = [
     "Chunk",
@@ -216,16 +217,20 @@ def list_dir(path: str) -> list[tuple[str, bool, int, float]]:
     return out
 
 
-def checksum_file(path: str, chunk_size: int) -> Hasher:
-    """Read ``path`` once and return its size, adler32 and xxh3."""
-    hasher = Hasher()
+def checksum_file(path: str, algo: str, chunk_size: int) -> str:
+    """Read ``path`` once and return its ``adler32`` or ``xxh3`` (lower-case hex)."""
+    adler = 1
+    xxh = xxhash.xxh3_64() if algo == "xxh3" else None
     fd, _ = open_for_read(path, sequential=True)
     try:
         while data := os.read(fd, chunk_size):
-            hasher.update(data)
+            if xxh is None:
+                adler = zlib.adler32(data, adler)
+            else:
+                xxh.update(data)
     finally:
         os.close(fd)
-    return hasher
+    return f"{adler & 0xFFFFFFFF:08x}" if xxh is None else str(xxh.hexdigest())
 
 
 def scan_level(path: str) -> tuple[list[tuple[str, int, float]], list[str]]:

@@ -288,7 +288,7 @@ class LocalSE:
         return data
 
     async def checksum(self, path: str, algo: str) -> str | None:
-        """Compute ``adler32`` or ``xxh3`` of ``path`` by reading it (None for others).
+        """Compute ``adler32`` or ``xxh3`` of ``path`` by reading it once (None for others).
 
         Raises:
             PFNNotFound: the file does not exist.
@@ -298,8 +298,8 @@ class LocalSE:
             return None
         norm, local = self._local(path)
         with self._errors(norm, "checksum"):
-            hasher = await self._run(_localio.checksum_file, local, self.chunk_size)
-        return str(hasher.adler32 if algo == "adler32" else hasher.xxh3)
+            value: str = await self._run(_localio.checksum_file, local, algo, self.chunk_size)
+        return value
 
     # ------------------------------------------------------------ writing
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -231,3 +233,40 @@ async def test_errors_are_dfc_errors_with_errno(local_se):
     with pytest.raises(DFCError) as err:
         await local_se.stat("/nothing")
     assert err.value.errno == 2
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_cancelled_reads_and_puts_do_not_leak_descriptors(local_se):
+    data = os.urandom(4 * 1024 * KiB)
+    await local_se.put(stream(data, 256 * KiB), "/src", size=len(data))
+    before = _open_fds()
+
+    async def slow_reader():
+        # aclosing: an abandoned async generator is otherwise closed only when
+        # garbage-collected, and keeps its file open until then.
+        async with contextlib.aclosing(local_se.open_read("/src")) as chunks:
+            async for _ in chunks:
+                await asyncio.sleep(3600)
+
+    async def endless():
+        while True:
+            yield b"z" * 65536
+            await asyncio.sleep(0)
+
+    for _ in range(5):
+        tasks = [
+            asyncio.create_task(slow_reader()),
+            asyncio.create_task(local_se.put(endless(), "/sink")),
+        ]
+        await asyncio.sleep(0.05)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    assert _open_fds() == before
+    assert [i.path for i in await local_se.ls("/")] == ["/src"]
+    assert await read_all(local_se, "/src") == data
