@@ -66,6 +66,14 @@ def state(ctx: typer.Context) -> State:
     return obj
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from dfc import __version__
+
+        print(f"dfc {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -81,14 +89,14 @@ def root(
         str | None,
         typer.Option("--site", help="Your site, for replica choice (default: $DFC_SITE)."),
     ] = None,
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
 ) -> None:
     """Options for every command."""
-    if version:
-        from dfc import __version__
-
-        print(f"dfc {__version__}")
-        raise typer.Exit(0)
     ctx.obj = State(catalog=catalog, site=site)
     ctx.call_on_close(ctx.obj.close)
 

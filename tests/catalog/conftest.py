@@ -1,7 +1,8 @@
 """The ``catalog`` fixture: an upgraded, empty catalogue on SQLite and on PostgreSQL.
 
 The PostgreSQL fixtures come from ``tests.servers.postgres`` (a plugin registered
-in tests/conftest.py): every test gets its own fresh database, dropped afterwards.
+in tests/conftest.py): every module gets its own database and every test a fresh
+schema in it (``search_path`` set in the URL), dropped afterwards.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database on each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.db'}"
-    url: str = request.getfixturevalue("postgres_url")
+    url: str = request.getfixturevalue("postgres_schema_url")
     return url
 
 

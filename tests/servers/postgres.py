@@ -5,6 +5,10 @@ Fixtures:
         foreground, stopped and deleted at the end of the session).
     postgres_url: a fresh, empty database for one test (``postgresql+psycopg://``
         URL), dropped afterwards.
+    postgres_module_db: a database shared by the tests of one module.
+    postgres_schema_url: a fresh, empty schema for one test inside the module's
+        database (the URL sets ``search_path``), dropped afterwards; much faster
+        than a database per test (CREATE DATABASE costs about 0.3 s).
 
 Recipe (shared/reference/SERVICES.md §5): ``initdb`` and ``postgres`` refuse to run
 as root, so as root they run as the ``postgres`` user through ``runuser``; the data
@@ -139,9 +143,10 @@ class PostgresServer(LocalServer):
         """A libpq connection string for ``database``."""
         return f"host={HOST} port={self.port} user={SUPERUSER} dbname={database}"
 
-    def url(self, database: str) -> str:
-        """The SQLAlchemy URL of ``database``."""
-        return f"postgresql+psycopg://{SUPERUSER}@{HOST}:{self.port}/{database}"
+    def url(self, database: str, *, schema: str | None = None) -> str:
+        """The SQLAlchemy URL of ``database`` (with ``search_path`` = ``schema``)."""
+        url = f"postgresql+psycopg://{SUPERUSER}@{HOST}:{self.port}/{database}"
+        return f"{url}?options=-csearch_path%3D{schema}" if schema else url
 
     def create_database(self) -> str:
         """Create a fresh empty database and return its name."""
@@ -214,3 +219,29 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield postgres_server.url(name)
     finally:
         postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def postgres_module_db(postgres_server: PostgresServer) -> Iterator[str]:
+    """The name of a database shared by one test module, dropped afterwards."""
+    name = postgres_server.create_database()
+    try:
+        yield name
+    finally:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_server: PostgresServer, postgres_module_db: str) -> Iterator[str]:
+    """The URL of a fresh empty schema in the module's database, dropped after the test."""
+    import psycopg
+
+    schema = f"s_{uuid.uuid4().hex[:12]}"
+    dsn = postgres_server.dsn(postgres_module_db)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield postgres_server.url(postgres_module_db, schema=schema)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
