@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import dfc
 
 
@@ -15,12 +17,8 @@ def test_all_sorted_and_importable() -> None:
 
 
 def test_unknown_attribute() -> None:
-    try:
+    with pytest.raises(AttributeError, match="no_such_thing"):
         dfc.no_such_thing  # type: ignore[attr-defined]  # noqa: B018
-    except AttributeError as exc:
-        assert "no_such_thing" in str(exc)
-    else:
-        raise AssertionError("expected AttributeError")
 
 
 def test_import_dfc_is_light() -> None:
