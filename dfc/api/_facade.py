@@ -35,7 +35,7 @@ from dfc.models import BulkResult, Entry, FileRecord, Replica, SEInfo
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from fsspec.callbacks import Callback
+    from dfc.callbacks import Callback
 
     from dfc.api._remove import Removal
     from dfc.catalog import CatalogTx
@@ -148,22 +148,24 @@ class DFC:
     def se_add(self, name: str, url: str, *, site: str = "") -> SEInfo:
         """Register storage element ``name`` at fsspec base ``url``.
 
-        A ``file://`` SE's directory is created if missing.
+        The SE's base directory is created if missing.
 
         Raises:
             InvalidArgument: the name or URL is malformed.
             AlreadyExists: the name is registered with another URL.
-            StorageError: a local SE's directory cannot be created.
+            DFCError: the SE's base directory cannot be created.
         """
         info = SEInfo(name=_se_name(name), url=_se_url(url), site=site)
-        if info.protocol == "file":
-            # A local SE's root is created once, here; afterwards a missing root
-            # means an unmounted disk and the SE refuses to work.
-            root = Path(info.url.removeprefix("file://"))
+        # The SE's base directory is created once, here: afterwards a missing
+        # root means an unmounted disk, and the SE refuses to work.
+        async def prepare() -> None:
+            storage = Storage(self.settings, {info.name: info})
             try:
-                root.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StorageError(f"cannot create SE directory {root}: {exc.strerror}") from None
+                await storage.get(info.name).mkdir("/")
+            finally:
+                await storage.aclose()
+
+        _sync.run(prepare())
         with self.catalog.transaction() as tx:
             return tx.add_se(info)
 

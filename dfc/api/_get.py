@@ -21,7 +21,7 @@ from dfc.errors import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from fsspec.callbacks import Callback
+    from dfc.callbacks import Callback
 
     from dfc.api._storage import Storage
     from dfc.models import Entry

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator
     from pathlib import Path
 
-    from fsspec.callbacks import Callback
+    from dfc.callbacks import Callback
 
     from dfc.checksum import Hasher
 

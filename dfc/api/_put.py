@@ -29,7 +29,7 @@ from dfc.se import SupportsChecksum
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
-    from fsspec.callbacks import Callback
+    from dfc.callbacks import Callback
 
     from dfc.api._storage import Storage
     from dfc.catalog import CatalogTx
@@ -195,7 +195,7 @@ async def put_one(
             raise SizeMismatch(
                 f"{se_name} stored {info.size} bytes of {item.lfn}, {hasher.size} were sent"
             )
-        if isinstance(se, SupportsChecksum):
+        if isinstance(se, SupportsChecksum) and se.remote_checksum:
             remote = await se.checksum(path, "adler32")
             if remote is not None and not adler32_equal(remote, hasher.adler32):
                 raise ChecksumMismatch(

@@ -23,7 +23,7 @@ from dfc.se import SupportsChecksum
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from fsspec.callbacks import Callback
+    from dfc.callbacks import Callback
 
     from dfc.api._storage import Storage
     from dfc.models import Entry
@@ -112,7 +112,7 @@ async def replicate_one(
 
 
 async def _server_checksum(dst: object, path: str, entry: Entry, dest: str) -> None:
-    if isinstance(dst, SupportsChecksum) and entry.adler32:
+    if isinstance(dst, SupportsChecksum) and dst.remote_checksum and entry.adler32:
         remote = await dst.checksum(path, "adler32")
         if remote is not None and not adler32_equal(remote, entry.adler32):
             raise ChecksumMismatch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from dfc.checksum import adler32_equal
@@ -11,7 +12,7 @@ from dfc.errors import ChecksumMismatch, DFCError, SizeMismatch
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from fsspec.callbacks import Callback
+    from dfc.callbacks import Callback
 
     from dfc.checksum import Hasher
     from dfc.models import Entry
@@ -45,7 +46,11 @@ class SourceStream:
         self.sent = 0
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        stream = self._se.open_read(self._path)
+        async with contextlib.aclosing(self._se.open_read(self._path)) as stream:
+            async for data in self._checked(stream):
+                yield data
+
+    async def _checked(self, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         while True:
             try:
                 data = await anext(stream)

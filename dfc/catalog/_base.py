@@ -150,7 +150,7 @@ class TxBase:
                 "CROSS JOIN directories d CROSS JOIN files f "
                 "WHERE d.path = v.column1 AND f.dir_id = d.id AND f.name = v.column2"
             )
-            for row in self._q(sql, params):
+            for row in self._q(sql, params).fetchall():
                 out[_lfn.join(row[0], row[1 + F_NAME])] = row[1:]
         return out
 
@@ -167,7 +167,7 @@ class TxBase:
                 f"SELECT f.dir_id, f.name, {cols} FROM (VALUES {values(len(part), 2)}) v "
                 "CROSS JOIN files f WHERE f.dir_id = v.column1 AND f.name = v.column2"
             )
-            for row in self._q(sql, params):
+            for row in self._q(sql, params).fetchall():
                 out[(row[0], row[1])] = row
         return out
 

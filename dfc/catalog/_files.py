@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["FilesMixin", "REPLICA_STATUSES"]
 
 REPLICA_STATUSES = frozenset({"good", "bad"})
+# Already-normalised checksums skip the (slower) normalisation.
+_ADLER32 = re.compile(r"[0-9a-f]{8}").fullmatch
+_XXH3 = re.compile(r"[0-9a-f]{16}").fullmatch
 _FILE_INSERT = (
     "INSERT INTO files (dir_id, name, size, adler32, xxh3, guid, status, owner, grp, mode, "
     "ctime, mtime) VALUES (?, ?, ?, ?, ?, ?, 'good', ?, ?, ?, ?, ?)"
@@ -41,9 +45,10 @@ class _Prepared:
     """A validated record: normalised checksums and resolved SE ids."""
 
     rec: FileRecord
+    parent: str
+    name: str
     adler32: str
     xxh3: str | None
-    guid: str
     replicas: list[tuple[int, str, str]]  # (se_id, path, status)
     dir_id: int = 0
 
@@ -76,26 +81,28 @@ def resolve_replica_path(lfn: str, path: str) -> str:
 
 
 def _prepare(rec: FileRecord, ses: dict[str, tuple[int, str]]) -> _Prepared:
+    lfn = rec.lfn
     if rec.size < 0:
-        raise InvalidArgument(f"{rec.lfn}: negative size {rec.size}")
+        raise InvalidArgument(f"{lfn}: negative size {rec.size}")
     reps: list[tuple[int, str, str]] = []
-    seen: set[str] = set()
     for rep in rec.replicas:
-        if rep.se not in ses:
+        se = ses.get(rep.se)
+        if se is None:
             raise SENotFound(f"{rep.se}: no such storage element")
-        if rep.se in seen:
-            raise InvalidArgument(f"{rec.lfn}: two replicas at {rep.se}")
         if rep.status not in REPLICA_STATUSES:
-            raise InvalidArgument(f"{rec.lfn}: invalid replica status {rep.status!r}")
-        seen.add(rep.se)
-        reps.append((ses[rep.se][0], resolve_replica_path(rec.lfn, rep.path), rep.status))
-    return _Prepared(
-        rec=rec,
-        adler32=normalize_adler32(rec.adler32),
-        xxh3=normalize_xxh3(rec.xxh3) if rec.xxh3 else None,
-        guid=rec.guid,
-        replicas=reps,
-    )
+            raise InvalidArgument(f"{lfn}: invalid replica status {rep.status!r}")
+        path = rep.path or lfn
+        if path[0] != "/":
+            raise InvalidArgument(f"{lfn}: replica path {path!r} is not absolute")
+        reps.append((se[0], path, rep.status))
+    if len(reps) > 1 and len({r[0] for r in reps}) < len(reps):
+        raise InvalidArgument(f"{lfn}: two replicas at the same storage element")
+    parent, _, name = lfn.rpartition("/")
+    adler = rec.adler32 if _ADLER32(rec.adler32) else normalize_adler32(rec.adler32)
+    xxh3 = rec.xxh3
+    if xxh3 is not None and not _XXH3(xxh3):
+        xxh3 = normalize_xxh3(xxh3) if xxh3 else None
+    return _Prepared(rec, parent or "/", name, adler, xxh3, reps)
 
 
 def _unique_chunks(records: Sequence[FileRecord]) -> Iterator[list[FileRecord]]:
@@ -110,14 +117,16 @@ def _unique_chunks(records: Sequence[FileRecord]) -> Iterator[list[FileRecord]]:
     dirs: set[str] = set()  # parents of the chunk's LFNs and all their ancestors
     for rec in records:
         lfn = rec.lfn
+        parent = lfn.rpartition("/")[0] or "/"
+        clash = lfn in lfns or lfn in dirs
         new_dirs: list[str] = []
-        parent = _lfn.dirname(lfn)
-        while parent not in dirs:
-            new_dirs.append(parent)
-            if parent == "/":
-                break
-            parent = _lfn.dirname(parent)
-        clash = lfn in lfns or lfn in dirs or any(d in lfns for d in new_dirs)
+        if parent not in dirs:
+            while parent not in dirs:
+                new_dirs.append(parent)
+                if parent == "/":
+                    break
+                parent = parent.rpartition("/")[0] or "/"
+            clash = clash or any(d in lfns for d in new_dirs)
         if clash or len(part) >= CHUNK:
             yield part
             part, lfns, dirs = [], set(), set()
@@ -172,7 +181,7 @@ class FilesMixin(NamespaceMixin):
                 ready.append(_prepare(rec, call.ses))
             except DFCError as exc:
                 failed[rec.lfn] = exc
-        parents = {_lfn.dirname(p.rec.lfn) for p in ready}
+        parents = {p.parent for p in ready}
         _, in_the_way = self._ensure_dirs(
             parents, call.dirs, parents=True, owner=call.owner, group=call.group, mode=0o775
         )
@@ -180,7 +189,7 @@ class FilesMixin(NamespaceMixin):
         placed: list[_Prepared] = []
         for prep in ready:
             lfn = prep.rec.lfn
-            parent = _lfn.dirname(lfn)
+            parent = prep.parent
             if parent not in call.dirs:
                 not_dir = NotADirectory(f"{parent}: not a directory")
                 failed[lfn] = self._dir_error(parent, in_the_way, target_is_file=not_dir)
@@ -192,7 +201,7 @@ class FilesMixin(NamespaceMixin):
         self._write_chunk(placed, call)
 
     def _write_chunk(self, placed: list[_Prepared], call: _Call) -> None:
-        keys = [(p.dir_id, _lfn.basename(p.rec.lfn)) for p in placed]
+        keys = [(p.dir_id, p.name) for p in placed]
         existing = self._files_by_dir_name(keys, "f.id, f.size, f.adler32, f.xxh3, f.guid")
         new: list[_Prepared] = []
         again: list[tuple[_Prepared, int]] = []
@@ -222,16 +231,17 @@ class FilesMixin(NamespaceMixin):
         if not new:
             return []
         now = call.db_now
+        owner, group = call.owner, call.group
         rows = [
             (
                 p.dir_id,
-                _lfn.basename(p.rec.lfn),
+                p.name,
                 p.rec.size,
                 p.adler32,
                 p.xxh3,
-                p.guid or str(uuid.uuid4()),
-                p.rec.owner or call.owner,
-                p.rec.group or call.group,
+                p.rec.guid or str(uuid.uuid4()),
+                p.rec.owner or owner,
+                p.rec.group or group,
                 p.rec.mode,
                 now,
                 now,
@@ -242,12 +252,12 @@ class FilesMixin(NamespaceMixin):
         ids = self._files_by_dir_name([(r[0], r[1]) for r in rows])
         rep_rows: list[tuple[Any, ...]] = []
         succeeded = call.result.succeeded
-        for p, r in zip(new, rows, strict=True):
-            file_id = ids[(r[0], r[1])][2]
+        for p in new:
+            file_id = ids[(p.dir_id, p.name)][2]
             for se_id, path, status in p.replicas:
                 rep_rows.append((file_id, se_id, path, status, now))
             succeeded[p.rec.lfn] = None
-            call.touched.add(p.dir_id)
+        call.touched.update(p.dir_id for p in new)
         return rep_rows
 
     def _missing_replicas(
@@ -310,4 +320,4 @@ def _same_file(prep: _Prepared, row: Any) -> bool:
         return False
     if prep.xxh3 and row[5] and prep.xxh3 != row[5]:
         return False
-    return not prep.guid or prep.guid == row[6]
+    return not prep.rec.guid or prep.rec.guid == row[6]

@@ -137,7 +137,7 @@ def progress(description: str) -> Any:
     The bar is drawn only when stderr is a terminal. fsspec and Rich load here,
     not at start-up.
     """
-    from fsspec.callbacks import Callback
+    from dfc.callbacks import Callback
 
     class ProgressCallback(Callback):  # type: ignore[misc]
         def __init__(self) -> None:

@@ -144,7 +144,17 @@ class StorageElement(Protocol):
 
 @runtime_checkable
 class SupportsChecksum(Protocol):
-    """An SE that computes checksums itself (XRootD ``query checksum``, ...)."""
+    """An SE that can checksum its files (XRootD ``query checksum``, a local disk, ...).
+
+    Attributes:
+        remote_checksum: the server computes checksums without the bytes being
+            read through this process (XRootD, S3). dfc then verifies every
+            upload against it; when false (a local disk) verifying would only
+            re-read what was just written, so uploads skip it and only
+            ``dfc check --checksum`` uses :meth:`checksum`.
+    """
+
+    remote_checksum: bool
 
     async def checksum(self, path: str, algo: str) -> str | None:
         """Return the server's ``algo`` checksum of ``path`` (lower-case hex).

@@ -83,6 +83,8 @@ class LocalSE:
         InvalidArgument: ``url`` is not a ``file://`` URL of an absolute path.
     """
 
+    remote_checksum = False
+
     def __init__(
         self,
         name: str,

@@ -1,0 +1,233 @@
+"""Benchmark: bulk registration, listing and replica lookup, dfc vs raw sqlite3.
+
+Registers N files (default 1,000,000) in 1,000 directories with 2 replicas each
+through ``CatalogTx.add_files`` into SQLite, and inserts the same rows with raw
+``sqlite3`` ``executemany`` into a second database with the same schema, in one
+run. Then times ``list_dir`` of one big directory (100k files at full size) and
+one ``replicas()`` call for 100k LFNs, each against the equivalent raw SQL.
+
+    python bench/catalog_bulk.py            # full size
+    python bench/catalog_bulk.py --files 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dfc.catalog import Catalog
+from dfc.catalog.schema import to_db_time
+from dfc.models import FileRecord, Replica, SEInfo
+
+OWNER, GROUP = "bench", "juno"
+SES = (SEInfo("IHEP-DISK", "root://ihep//store"), SEInfo("CNAF-DISK", "davs://cnaf/store"))
+
+
+def lfn_of(i: int, ndirs: int) -> str:
+    return f"/juno/prd/d{i % ndirs:05d}/f{i:09d}.root"
+
+
+def records(start: int, stop: int, ndirs: int) -> list[FileRecord]:
+    out = []
+    for i in range(start, stop):
+        lfn = lfn_of(i, ndirs)
+        out.append(
+            FileRecord(
+                lfn=lfn,
+                size=1000 + i,
+                adler32=f"{i & 0xFFFFFFFF:08x}",
+                xxh3=f"{i:016x}",
+                guid=f"{i:032x}",
+                replicas=(Replica("IHEP-DISK", lfn), Replica("CNAF-DISK", lfn)),
+            )
+        )
+    return out
+
+
+def bench_dfc(cat: Catalog, n: int, ndirs: int, batch: int) -> float:
+    with cat.transaction() as tx:
+        for se in SES:
+            tx.add_se(se)
+    t0 = time.perf_counter()
+    for start in range(0, n, batch):
+        recs = records(start, min(n, start + batch), ndirs)
+        with cat.transaction() as tx:
+            res = tx.add_files(recs, owner=OWNER, group=GROUP)
+        assert res.ok, list(res.failed.items())[:3]
+    return time.perf_counter() - t0
+
+
+def bench_raw(path: Path, n: int, ndirs: int, batch: int) -> float:
+    """The same rows with plain sqlite3: ids assigned by the loader, no checks."""
+    now = to_db_time(datetime.now(UTC), "sqlite")
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("PRAGMA cache_size=-65536")
+    t0 = time.perf_counter()
+    con.execute("BEGIN IMMEDIATE")
+    for i, se in enumerate(SES, start=1):
+        con.execute(
+            "INSERT INTO storage_elements (id, name, url, site, read_allowed, write_allowed) "
+            "VALUES (?, ?, ?, '', 1, 1)",
+            (i, se.name, se.url),
+        )
+    con.execute(
+        "INSERT INTO directories (id, path, parent_id, owner, grp, mode, ctime, mtime) "
+        "VALUES (2, '/juno', 1, ?, ?, 509, ?, ?), (3, '/juno/prd', 2, ?, ?, 509, ?, ?)",
+        (OWNER, GROUP, now, now) * 2,
+    )
+    con.executemany(
+        "INSERT INTO directories (id, path, parent_id, owner, grp, mode, ctime, mtime) "
+        "VALUES (?, ?, 3, ?, ?, 509, ?, ?)",
+        [(10 + d, f"/juno/prd/d{d:05d}", OWNER, GROUP, now, now) for d in range(ndirs)],
+    )
+    con.execute("COMMIT")
+    for start in range(0, n, batch):
+        stop = min(n, start + batch)
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany(
+            "INSERT INTO files (id, dir_id, name, size, adler32, xxh3, guid, status, owner, "
+            "grp, mode, ctime, mtime) VALUES (?, ?, ?, ?, ?, ?, ?, 'good', ?, ?, 420, ?, ?)",
+            [
+                (
+                    i + 1,
+                    10 + i % ndirs,
+                    f"f{i:09d}.root",
+                    1000 + i,
+                    f"{i & 0xFFFFFFFF:08x}",
+                    f"{i:016x}",
+                    f"{i:032x}",
+                    OWNER,
+                    GROUP,
+                    now,
+                    now,
+                )
+                for i in range(start, stop)
+            ],
+        )
+        rows = []
+        for i in range(start, stop):
+            lfn = lfn_of(i, ndirs)
+            rows.append((i + 1, 1, lfn, now))
+            rows.append((i + 1, 2, lfn, now))
+        con.executemany(
+            "INSERT INTO replicas (file_id, se_id, path, status, ctime) "
+            "VALUES (?, ?, ?, 'good', ?)",
+            rows,
+        )
+        con.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    con.close()
+    return elapsed
+
+
+def bench_list(cat: Catalog, raw: Path, big: int) -> tuple[float, float]:
+    recs = []
+    for i in range(big):
+        lfn = f"/juno/big/f{i:07d}"
+        recs.append(FileRecord(lfn, i, "00000001", None, f"b{i}", (Replica("IHEP-DISK", lfn),)))
+    with cat.transaction() as tx:
+        assert tx.add_files(recs, owner=OWNER, group=GROUP).ok
+    with cat.reader() as tx:
+        t0 = time.perf_counter()
+        count = sum(1 for _ in tx.list_dir("/juno/big"))
+        t_dfc = time.perf_counter() - t0
+    assert count == big
+    # raw: the same rows from the dfc database, plain sqlite3, tuples only
+    con = sqlite3.connect(Path(cat.engine.url.database or ""))
+    t0 = time.perf_counter()
+    (dir_id,) = con.execute("SELECT id FROM directories WHERE path = ?", ("/juno/big",)).fetchone()
+    rows = con.execute(
+        "SELECT id, name, size, adler32, xxh3, guid, status, owner, grp, mode, ctime, mtime "
+        "FROM files WHERE dir_id = ? ORDER BY name",
+        (dir_id,),
+    ).fetchall()
+    subdirs = con.execute(
+        "SELECT id, path FROM directories WHERE parent_id = ? ORDER BY path", (dir_id,)
+    ).fetchall()
+    t_raw = time.perf_counter() - t0
+    con.close()
+    assert len(rows) + len(subdirs) == big
+    del raw
+    return t_dfc, t_raw
+
+
+def bench_replicas(cat: Catalog, n: int, ndirs: int, count: int) -> tuple[float, float]:
+    rng = random.Random(1)
+    lfns = [lfn_of(i, ndirs) for i in rng.sample(range(n), min(count, n))]
+    with cat.reader() as tx:
+        t0 = time.perf_counter()
+        res = tx.replicas(lfns)
+        t_dfc = time.perf_counter() - t0
+    assert res.ok and len(res.succeeded) == len(lfns)
+    con = sqlite3.connect(Path(cat.engine.url.database or ""))
+    t0 = time.perf_counter()
+    got = 0
+    for s in range(0, len(lfns), 2000):
+        part = lfns[s : s + 2000]
+        params = []
+        for lfn in part:
+            head, _, name = lfn.rpartition("/")
+            params += (head, name)
+        sql = (
+            "SELECT v.column1, v.column2, s.name, s.url, r.path, r.status FROM (VALUES "
+            + ",".join(["(?,?)"] * len(part))
+            + ") v CROSS JOIN directories d CROSS JOIN files f "
+            "LEFT JOIN replicas r ON r.file_id = f.id "
+            "LEFT JOIN storage_elements s ON s.id = r.se_id "
+            "WHERE d.path = v.column1 AND f.dir_id = d.id AND f.name = v.column2"
+        )
+        got += len(con.execute(sql, params).fetchall())
+    t_raw = time.perf_counter() - t0
+    con.close()
+    assert got == 2 * len(lfns)
+    return t_dfc, t_raw
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", type=int, default=1_000_000)
+    ap.add_argument("--dirs", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=100_000, help="files per transaction")
+    ap.add_argument("--big-dir", type=int, default=None, help="files in the listed directory")
+    ap.add_argument("--lookup", type=int, default=100_000, help="LFNs per replicas() call")
+    args = ap.parse_args()
+    n, ndirs = args.files, args.dirs
+    big = args.big_dir if args.big_dir is not None else min(100_000, max(n // 10, 1000))
+    with tempfile.TemporaryDirectory(prefix="dfc-bench-") as tmp:
+        cat = Catalog(f"sqlite:///{tmp}/dfc.db")
+        cat.upgrade()
+        raw_db = Path(tmp) / "raw.db"
+        raw_cat = Catalog(f"sqlite:///{raw_db}")
+        raw_cat.upgrade()  # the same schema, via the same migrations
+        raw_cat.close()
+
+        t_raw = bench_raw(raw_db, n, ndirs, args.batch)
+        t_dfc = bench_dfc(cat, n, ndirs, args.batch)
+        print(f"register {n:,} files x 2 replicas in {ndirs:,} dirs (SQLite, WAL)")
+        print(f"  raw sqlite3 executemany : {t_raw:7.2f} s  {n / t_raw:>10,.0f} files/s")
+        print(f"  dfc add_files           : {t_dfc:7.2f} s  {n / t_dfc:>10,.0f} files/s")
+        print(f"  dfc / raw time          : {t_dfc / t_raw:7.2f} x   (goal <= 3x, >= 100k files/s)")
+
+        l_dfc, l_raw = bench_list(cat, raw_db, big)
+        print(f"list_dir of one {big:,}-file directory")
+        print(f"  raw sqlite3 fetchall    : {l_raw:7.3f} s")
+        print(f"  dfc list_dir (Entries)  : {l_dfc:7.3f} s  ratio {l_dfc / l_raw:.2f} x (goal <= 1 s)")
+
+        r_dfc, r_raw = bench_replicas(cat, n, ndirs, args.lookup)
+        m = min(args.lookup, n)
+        print(f"replicas() of {m:,} LFNs (2 replicas each)")
+        print(f"  raw sqlite3 VALUES join : {r_raw:7.3f} s  {m / r_raw:>10,.0f} LFNs/s")
+        print(f"  dfc replicas            : {r_dfc:7.3f} s  {m / r_dfc:>10,.0f} LFNs/s  "
+              f"ratio {r_dfc / r_raw:.2f} x (goal >= 100k LFNs/s)")
+        cat.close()
+
+
+if __name__ == "__main__":
+    main()
