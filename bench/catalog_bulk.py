@@ -169,19 +169,20 @@ def bench_replicas(cat: Catalog, n: int, ndirs: int, count: int) -> tuple[float,
     con = sqlite3.connect(Path(cat.engine.url.database or ""))
     t0 = time.perf_counter()
     got = 0
+    dir_ids: dict[str, int] = {}
     for s in range(0, len(lfns), 2000):
-        part = lfns[s : s + 2000]
+        part = [lfn.rpartition("/") for lfn in lfns[s : s + 2000]]
+        heads = sorted({h for h, _, _ in part if h not in dir_ids})
+        q = f"SELECT path, id FROM directories WHERE path IN ({','.join('?' * len(heads))})"
+        dir_ids.update(con.execute(q, heads).fetchall())
         params = []
-        for lfn in part:
-            head, _, name = lfn.rpartition("/")
-            params += (head, name)
+        for head, _, name in part:
+            params += (dir_ids[head], name)
         sql = (
-            "SELECT v.column1, v.column2, s.name, s.url, r.path, r.status FROM (VALUES "
+            "SELECT v.column1, v.column2, r.se_id, r.path, r.status FROM (VALUES "
             + ",".join(["(?,?)"] * len(part))
-            + ") v CROSS JOIN directories d CROSS JOIN files f "
-            "LEFT JOIN replicas r ON r.file_id = f.id "
-            "LEFT JOIN storage_elements s ON s.id = r.se_id "
-            "WHERE d.path = v.column1 AND f.dir_id = d.id AND f.name = v.column2"
+            + ") v CROSS JOIN files f LEFT JOIN replicas r ON r.file_id = f.id "
+            "WHERE f.dir_id = v.column1 AND f.name = v.column2"
         )
         got += len(con.execute(sql, params).fetchall())
     t_raw = time.perf_counter() - t0

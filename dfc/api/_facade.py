@@ -35,9 +35,8 @@ from dfc.models import BulkResult, Entry, FileRecord, Replica, SEInfo
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from dfc.callbacks import Callback
-
     from dfc.api._remove import Removal
+    from dfc.callbacks import Callback
     from dfc.catalog import CatalogTx
 
 __all__ = ["DFC"]
@@ -156,6 +155,7 @@ class DFC:
             DFCError: the SE's base directory cannot be created.
         """
         info = SEInfo(name=_se_name(name), url=_se_url(url), site=site)
+
         # The SE's base directory is created once, here: afterwards a missing
         # root means an unmounted disk, and the SE refuses to work.
         async def prepare() -> None:

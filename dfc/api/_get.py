@@ -21,9 +21,8 @@ from dfc.errors import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from dfc.callbacks import Callback
-
     from dfc.api._storage import Storage
+    from dfc.callbacks import Callback
     from dfc.models import Entry
 
 __all__ = ["get_one"]

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from dfc.callbacks import Callback
-
     from dfc.checksum import Hasher
 
 __all__ = ["CHUNK", "local_error", "read_local", "write_local"]

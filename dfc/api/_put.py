@@ -29,9 +29,8 @@ from dfc.se import SupportsChecksum
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
-    from dfc.callbacks import Callback
-
     from dfc.api._storage import Storage
+    from dfc.callbacks import Callback
     from dfc.catalog import CatalogTx
 
 __all__ = ["PutItem", "plan_put", "put_one"]

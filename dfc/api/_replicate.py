@@ -23,9 +23,8 @@ from dfc.se import SupportsChecksum
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from dfc.callbacks import Callback
-
     from dfc.api._storage import Storage
+    from dfc.callbacks import Callback
     from dfc.models import Entry
 
 __all__ = ["replicate_one"]

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from dfc.callbacks import Callback
-
     from dfc.checksum import Hasher
     from dfc.models import Entry
     from dfc.se import StorageElement

@@ -167,36 +167,51 @@ class ReplicasMixin(FilesMixin):
     def replicas(self, lfns: Sequence[str]) -> BulkResult[list[Replica]]:
         """Return every replica of each file (PFN filled), sorted by SE name.
 
-        One query per chunk of LFNs.
+        Two queries per chunk of LFNs: their directories, then files joined with
+        replicas.
 
         Returns:
             Per LFN: the replica list (possibly empty), or
             :class:`~dfc.errors.LFNNotFound`, :class:`~dfc.errors.IsADirectory`.
         """
         result: BulkResult[list[Replica]] = BulkResult()
-        urls: dict[str, str] = {}
+        ses = {
+            se_id: (name, url.rstrip("/")) for name, (se_id, url) in self._se_ids().items()
+        }
+        dir_ids: dict[str, int] = {}
+        found = result.succeeded
         for part in chunks(list(dict.fromkeys(lfns))):
-            params: list[str] = []
-            for key in part:
-                params += (_lfn.dirname(key), _lfn.basename(key))
+            split = [(lfn, *lfn.rpartition("/")) for lfn in part]
+            parents = {head or "/" for _, head, _, _ in split}
+            unknown = [p for p in parents if p not in dir_ids]
+            for path, row in self._dirs_by_path(unknown).items():
+                dir_ids[path] = row[0]
+            keys: dict[tuple[int, str], str] = {}
+            for lfn, head, _, name in split:
+                dir_id = dir_ids.get(head or "/")
+                if dir_id is not None:
+                    keys[(dir_id, name)] = lfn
+            params: list[Any] = []
+            for key in keys:
+                params += key
             sql = (
-                "SELECT v.column1, v.column2, s.name, s.url, r.path, r.status "
-                f"FROM (VALUES {values(len(part), 2)}) v "
-                "CROSS JOIN directories d CROSS JOIN files f "
+                "SELECT v.column1, v.column2, r.se_id, r.path, r.status "
+                f"FROM (VALUES {values(len(keys), 2)}) v CROSS JOIN files f "
                 "LEFT JOIN replicas r ON r.file_id = f.id "
-                "LEFT JOIN storage_elements s ON s.id = r.se_id "
-                "WHERE d.path = v.column1 AND f.dir_id = d.id AND f.name = v.column2"
+                "WHERE f.dir_id = v.column1 AND f.name = v.column2"
             )
-            found = result.succeeded
-            for dpath, name, se, url, path, status in self._q(sql, params):
-                reps = found.setdefault(_lfn.join(dpath, name), [])
-                if se is not None:
-                    base = urls.get(se)
-                    if base is None:
-                        base = urls[se] = url.rstrip("/")
+            rows = self._q(sql, params).fetchall() if keys else []
+            for dir_id, name, se_id, path, status in rows:
+                reps = found.setdefault(keys[(dir_id, name)], [])
+                if se_id is not None:
+                    se, base = ses[se_id]
                     reps.append(Replica(se, path, base + path, status))
             result.failed.update(self._absent([p for p in part if p not in found]))
-        for reps in result.succeeded.values():
+        for reps in found.values():
             if len(reps) > 1:
-                reps.sort(key=lambda r: r.se)
+                reps.sort(key=_by_se)
         return result
+
+
+def _by_se(rep: Replica) -> str:
+    return rep.se

@@ -20,10 +20,11 @@ Optional capabilities are separate protocols, probed with ``isinstance``:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator
+
     from fsspec.callbacks import Callback
 
     from dfc.models import FileInfo

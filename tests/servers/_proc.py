@@ -115,7 +115,7 @@ def _bind_any(port: int = 0) -> socket.socket:
             return sock
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        sock.bind(("0.0.0.0", port))  # noqa: S104 - probing only, closed at once
+        sock.bind(("0.0.0.0", port))  # probing only, closed at once
     except OSError:
         sock.close()
         raise
@@ -270,9 +270,7 @@ class ManagedProcess:
 
     def _fail(self, what: str) -> None:
         self.stop(kill=True)
-        raise ServerStartError(
-            f"{self.name} {what}\ncommand: {' '.join(self.argv)}\n{self.logs()}"
-        )
+        raise ServerStartError(f"{self.name} {what}\ncommand: {' '.join(self.argv)}\n{self.logs()}")
 
     def stop(self, *, kill: bool = False, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the server and everything in its process group. Idempotent.

@@ -108,8 +108,9 @@ class S3Server(LocalServer):
     def _identities(self) -> dict[str, Any]:
         credentials = [{"accessKey": self.access_key, "secretKey": self.secret_key}]
         actions = ["Admin", "Read", "List", "Tagging", "Write"]
-        return {"identities": [{"name": "dfc-test", "credentials": credentials,
-                                "actions": actions}]}
+        return {
+            "identities": [{"name": "dfc-test", "credentials": credentials, "actions": actions}]
+        }
 
     @property
     def endpoint_url(self) -> str:
@@ -174,7 +175,7 @@ class S3Server(LocalServer):
         # The S3 port opens before the filer behind it serves: wait for a signed call.
         if not port_open(self.port):
             return False
-        import botocore.exceptions
+        import botocore.exceptions  # type: ignore[import-untyped]
 
         try:
             self.client().list_buckets()
@@ -190,6 +191,14 @@ class S3Server(LocalServer):
         for component in (*COMPONENTS, "admin"):
             port = self.ports[component + ".grpc"]
             Path(f"/tmp/seaweedfs-{component}-grpc-{port}.sock").unlink(missing_ok=True)
+
+
+    def close(self) -> None:
+        """Stop the server, close the client and delete all the server's files."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        super().close()
 
 
 def launch_s3() -> S3Server:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import signal
 import subprocess
 import sys
 import zlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,8 +23,6 @@ from tests.servers._proc import (
     port_open,
     require_binary,
 )
-
-from pathlib import Path
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,21 +41,22 @@ def adler32_hex(data: bytes) -> str:
 # ---------------------------------------------------------------- XRootD
 
 
-def xrd_write(url: str, data: bytes) -> None:
-    from XRootD import client
-    from XRootD.client.flags import OpenFlags
+def xrd() -> Any:
+    """The XRootD.client module (untyped for mypy)."""
+    return importlib.import_module("XRootD.client")
 
-    with client.File() as f:
-        status, _ = f.open(url, OpenFlags.DELETE | OpenFlags.MAKEPATH)
+
+def xrd_write(url: str, data: bytes) -> None:
+    flags = xrd().flags.OpenFlags
+    with xrd().File() as f:
+        status, _ = f.open(url, flags.DELETE | flags.MAKEPATH)
         assert status.ok, status.message
         status, _ = f.write(data)
         assert status.ok, status.message
 
 
 def xrd_read(url: str) -> bytes:
-    from XRootD import client
-
-    with client.File() as f:
+    with xrd().File() as f:
         status, _ = f.open(url)
         assert status.ok, status.message
         status, data = f.read()
@@ -64,14 +65,12 @@ def xrd_read(url: str) -> bytes:
 
 
 def xrd_checksum(server: XRootDServer, path: str) -> str:
-    from XRootD import client
-    from XRootD.client.flags import QueryCode
-
-    status, answer = client.FileSystem(server.url).query(QueryCode.CHECKSUM, path)
+    query = xrd().flags.QueryCode.CHECKSUM
+    status, answer = xrd().FileSystem(server.url).query(query, path)
     assert status.ok, status.message
     algo, value = answer.rstrip(b"\x00").decode().split()
     assert algo == "adler32"
-    return value
+    return str(value)
 
 
 def check_xrootd(server: XRootDServer, name: str) -> None:
@@ -146,9 +145,7 @@ def check_webdav(server: WebDAVServer, name: str) -> None:
         dav.download_fileobj(f"{name}/a.bin", out)
         assert out.getvalue() == DATA
         entries = dav.ls(name, detail=True)
-        assert [(e["name"], e["content_length"]) for e in entries] == [
-            (f"{name}/a.bin", len(DATA))
-        ]
+        assert [(e["name"], e["content_length"]) for e in entries] == [(f"{name}/a.bin", len(DATA))]
     assert (server.data_dir / name / "a.bin").read_bytes() == DATA
 
 
@@ -236,9 +233,7 @@ def test_s3_auth_is_real(s3_server: S3Server) -> None:
 
 @pytest.mark.s3
 def test_s3_all_ports_on_loopback(s3_server: S3Server) -> None:
-    out = subprocess.run(
-        ["ss", "-Hltnp"], capture_output=True, text=True, check=True
-    ).stdout
+    out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
     pid = f"pid={s3_server.process.pid},"
     bound = {line.split()[3] for line in out.splitlines() if pid in line}
     assert bound, out
