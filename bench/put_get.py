@@ -43,7 +43,9 @@ def main() -> None:
         size = args.size_mib * (1 << 20)
         subprocess.run([*dfc, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
         subprocess.run(
-            [*dfc, "se", "add", "A", f"file://{work}/se-a"], env=env, check=True,
+            [*dfc, "se", "add", "A", f"file://{work}/se-a"],
+            env=env,
+            check=True,
             stdout=subprocess.DEVNULL,
         )
         rows: dict[str, list[float]] = {"cp": [], "dfc put": [], "cp back": [], "dfc get": []}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dfc.errors import DFCError
 
 if TYPE_CHECKING:
-    from dfc.api import DFC, GetResult, InitResult, RemoveResult, ReplicateResult
+    from dfc.api import DFC, GetResult, InitResult, RemoveResult, ReplicateResult, SEProbe
     from dfc.config import Settings
     from dfc.models import BulkResult, Entry, FileInfo, FileRecord, Replica, SEInfo, to_json
 
@@ -36,6 +36,7 @@ __all__ = [
     "Replica",
     "ReplicateResult",
     "SEInfo",
+    "SEProbe",
     "Settings",
     "__version__",
     "to_json",
@@ -47,6 +48,7 @@ _LAZY = {
     "InitResult": "dfc.api",
     "RemoveResult": "dfc.api",
     "ReplicateResult": "dfc.api",
+    "SEProbe": "dfc.api",
     "Settings": "dfc.config",
     "BulkResult": "dfc.models",
     "Entry": "dfc.models",

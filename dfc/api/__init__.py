@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from dfc.api._facade import DFC
-from dfc.api._results import GetResult, InitResult, RemoveResult, ReplicateResult
+from dfc.api._results import GetResult, InitResult, RemoveResult, ReplicateResult, SEProbe
 
-__all__ = ["DFC", "GetResult", "InitResult", "RemoveResult", "ReplicateResult"]
+__all__ = ["DFC", "GetResult", "InitResult", "RemoveResult", "ReplicateResult", "SEProbe"]

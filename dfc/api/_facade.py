@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from dfc import _sync
 from dfc import lfn as lfnmod
-from dfc.api._results import GetResult, InitResult, RemoveResult, ReplicateResult
+from dfc.api._results import GetResult, InitResult, RemoveResult, ReplicateResult, SEProbe
 from dfc.api._storage import Storage
 from dfc.catalog import Catalog
 from dfc.config import Settings
@@ -193,6 +193,46 @@ class DFC:
         """
         with self.catalog.transaction() as tx:
             return tx.update_se(name, read=read, write=write)
+
+    def se_ban(self, name: str, *, read: bool = True, write: bool = True) -> SEInfo:
+        """Ban reading and/or writing at storage element ``name``.
+
+        Banned SEs are skipped by get, put and replication with a message.
+
+        Raises:
+            SENotFound: no such SE.
+        """
+        return self.se_update(name, read=False if read else None, write=False if write else None)
+
+    def se_allow(self, name: str, *, read: bool = True, write: bool = True) -> SEInfo:
+        """Lift a ban on reading and/or writing at storage element ``name``.
+
+        Raises:
+            SENotFound: no such SE.
+        """
+        return self.se_update(name, read=True if read else None, write=True if write else None)
+
+    def se_test(self, name: str, *, size: int = 1 << 20) -> SEProbe:
+        """Probe storage element ``name``: write, read back, checksum and remove a file.
+
+        Failures are reported in the result, not raised.
+
+        Raises:
+            SENotFound: no such SE.
+            OptionalDependencyMissing: its protocol needs a missing extra.
+        """
+        from dfc.api._probe import probe
+
+        info = self.se_get(name)
+
+        async def run() -> SEProbe:
+            storage = Storage(self.settings, {name: info})
+            try:
+                return await probe(storage, name, size)
+            finally:
+                await storage.aclose()
+
+        return _sync.run(run())
 
     def se_remove(self, name: str) -> None:
         """Unregister storage element ``name``.

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["GetResult", "InitResult", "RemoveResult", "ReplicateResult"]
+__all__ = ["GetResult", "InitResult", "RemoveResult", "ReplicateResult", "SEProbe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +79,22 @@ class InitResult:
     config_file: Path
     config_created: bool
     catalog_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SEProbe:
+    """What ``se test`` found.
+
+    Attributes:
+        se: the storage element.
+        ok: every step worked.
+        timings: step name -> seconds, for the steps that ran.
+        error: the first failure, if any.
+        size: bytes written and read back.
+    """
+
+    se: str
+    ok: bool
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    size: int = 0

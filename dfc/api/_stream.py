@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING
 
 from dfc.checksum import adler32_equal
@@ -45,9 +44,15 @@ class SourceStream:
         self.sent = 0
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async with contextlib.aclosing(self._se.open_read(self._path)) as stream:
+        stream = self._se.open_read(self._path)
+        try:
             async for data in self._checked(stream):
                 yield data
+        finally:
+            # Close the SE's generator (and its file or connection) now, not at GC.
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def _checked(self, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         while True:

@@ -201,6 +201,8 @@ class FilesMixin(NamespaceMixin):
         self._write_chunk(placed, call)
 
     def _write_chunk(self, placed: list[_Prepared], call: _Call) -> None:
+        # Index order: lookups and inserts touch neighbouring B-tree pages.
+        placed.sort(key=_index_order)
         keys = [(p.dir_id, p.name) for p in placed]
         existing = self._files_by_dir_name(keys, "f.id, f.size, f.adler32, f.xxh3, f.guid")
         new: list[_Prepared] = []
@@ -312,6 +314,10 @@ class FilesMixin(NamespaceMixin):
                     result.succeeded[path] = None
         self._touch_dirs(touched, db_now)
         return result
+
+
+def _index_order(prep: _Prepared) -> tuple[int, str]:
+    return prep.dir_id, prep.name
 
 
 def _same_file(prep: _Prepared, row: Any) -> bool:

@@ -12,14 +12,14 @@ from dfc.errors import AlreadyExists, InvalidArgument, SENotFound
 from dfc.models import SEInfo
 
 if TYPE_CHECKING:
-    from dfc.catalog._base import DBRow
+    from dfc.catalog._base import SARow
 
 __all__ = ["SEMixin"]
 
 _SE = storage_elements
 
 
-def _info(row: DBRow) -> SEInfo:
+def _info(row: SARow) -> SEInfo:
     return SEInfo(
         name=row.name,
         url=row.url,
@@ -37,7 +37,7 @@ def _check_name(name: str) -> None:
 class SEMixin(TxBase):
     """Register, change and remove storage elements."""
 
-    def _se_row(self, name: str) -> DBRow:
+    def _se_row(self, name: str) -> SARow:
         row = self._conn.execute(select(_SE).where(_SE.c.name == name)).first()
         if row is None:
             raise SENotFound(f"{name}: no such storage element")

@@ -69,7 +69,7 @@ def get(
         result = state(ctx).api().get(lfns, dest, se=se, recursive=recursive, callback=cb)
     for r in result.succeeded.values():
         for bad_se, why in r.bad_replicas.items():
-            warn(f"bad replica of {r.lfn} at {bad_se}: {why}")
+            warn(f"skipped replica of {r.lfn} at {bad_se}: {why}")
     if json:
         emit_json(
             [
@@ -110,7 +110,7 @@ def replicate(
         )
     for r in result.succeeded.values():
         for bad_se, why in r.bad_replicas.items():
-            warn(f"bad replica of {r.lfn} at {bad_se}: {why}")
+            warn(f"skipped replica of {r.lfn} at {bad_se}: {why}")
     if json:
         emit_json(list(result.succeeded.values()))
     else:

@@ -97,3 +97,68 @@ def se_rm(
     """
     state(ctx).api().se_remove(name)
     print(f"removed {name}")
+
+
+Read = Annotated[bool, typer.Option("--read", help="Only reading.")]
+Write = Annotated[bool, typer.Option("--write", help="Only writing.")]
+
+
+@se_app.command("ban")
+def se_ban(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="SE name.")],
+    read: Read = False,
+    write: Write = False,
+) -> None:
+    """Ban a storage element for reading and/or writing (both if neither is given).
+
+    Banned SEs are skipped by get, put and replicate, with a message.
+
+    Example: dfc se ban CNAF-DISK --write
+    """
+    both = not (read or write)
+    info = state(ctx).api().se_ban(name, read=read or both, write=write or both)
+    print(
+        f"{info.name}: read {'allowed' if info.read else 'banned'}, "
+        f"write {'allowed' if info.write else 'banned'}"
+    )
+
+
+@se_app.command("allow")
+def se_allow(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="SE name.")],
+    read: Read = False,
+    write: Write = False,
+) -> None:
+    """Lift a ban on a storage element (reading and/or writing; both if neither is given).
+
+    Example: dfc se allow CNAF-DISK
+    """
+    both = not (read or write)
+    info = state(ctx).api().se_allow(name, read=read or both, write=write or both)
+    print(
+        f"{info.name}: read {'allowed' if info.read else 'banned'}, "
+        f"write {'allowed' if info.write else 'banned'}"
+    )
+
+
+@se_app.command("test")
+def se_test(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="SE name.")],
+    json: JsonOpt = False,
+) -> None:
+    """Probe a storage element: write, stat, read back, checksum and remove a 1 MiB file.
+
+    Example: dfc se test IHEP-DISK
+    """
+    result = state(ctx).api().se_test(name)
+    if json:
+        emit_json(result)
+    else:
+        for step, seconds in result.timings.items():
+            print(f"{step:<9} ok  {seconds * 1000:8.1f} ms")
+        print(f"{result.se}: {'OK' if result.ok else 'FAILED: ' + (result.error or '')}")
+    if not result.ok:
+        raise typer.Exit(5)

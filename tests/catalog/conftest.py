@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from dfc.catalog import CatalogTx
 
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database on each backend."""

@@ -141,7 +141,14 @@ def test_list_dir_sorted_dirs_and_files(tx: CatalogTx) -> None:
     add(tx, rec("/d/a"), rec("/d/c", ses=("DISK", "TAPE")), rec("/d/y"), rec("/d/b-dir/inner"))
     entries = list(tx.list_dir("/d"))
     assert [e.lfn for e in entries] == ["/d/B", "/d/a", "/d/b-dir", "/d/c", "/d/y", "/d/z-dir"]
-    assert [e.type for e in entries] == ["directory", "file", "directory", "file", "file", "directory"]
+    assert [e.type for e in entries] == [
+        "directory",
+        "file",
+        "directory",
+        "file",
+        "file",
+        "directory",
+    ]
     assert all(e.replicas == () for e in entries)
     with_reps = {e.lfn: e for e in tx.list_dir("/d", with_replicas=True)}
     assert [r.se for r in with_reps["/d/c"].replicas] == ["DISK", "TAPE"]

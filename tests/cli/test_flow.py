@@ -182,3 +182,34 @@ def test_get_prefers_local_site(grid: Grid, cli: CLI, tmp_path: Path, monkeypatc
         run = cli.ok("--site", "CNAF", "get", "/juno/s.root", tmp_path / "s", "--json")
         assert '"se": "CNAF-DISK"' in run.out
         os.unlink(tmp_path / "s")
+
+
+def test_ban_and_allow(grid: Grid, cli: CLI, tmp_path: Path) -> None:
+    src = grid.file("b.root", 3000)
+    cli.ok("put", src, "/juno/b.root", "--se", "IHEP-DISK")
+    cli.ok("replicate", "/juno/b.root", "--to", "CNAF-DISK")
+    cli.ok("se", "ban", "IHEP-DISK", "--read")
+    listing = {s["name"]: s for s in _json(cli, "se", "list")}
+    assert listing["IHEP-DISK"]["read"] is False and listing["IHEP-DISK"]["write"] is True
+    run = cli.ok("--site", "IHEP", "get", "/juno/b.root", tmp_path / "b", "--json")
+    assert '"se": "CNAF-DISK"' in run.out
+    assert "IHEP-DISK is banned for reading" in run.err
+    cli.ok("se", "ban", "CNAF-DISK", "--write")
+    refused = cli("put", src, "/juno/c.root", "--se", "CNAF-DISK")
+    assert refused.code == 13 and "banned for writing" in refused.err
+    cli.ok("se", "ban", "CNAF-DISK")
+    none = cli("get", "/juno/b.root", tmp_path / "b2")
+    assert none.code != 0 and "banned for reading" in none.err
+    cli.ok("se", "allow", "IHEP-DISK")
+    cli.ok("se", "allow", "CNAF-DISK")
+    assert all(s["read"] and s["write"] for s in _json(cli, "se", "list"))
+
+
+def test_se_test_probe(grid: Grid, cli: CLI) -> None:
+    run = cli.ok("se", "test", "IHEP-DISK", "--json")
+    import json
+
+    probe = json.loads(run.out)
+    assert probe["ok"] is True
+    assert set(probe["timings"]) >= {"write", "stat", "read", "remove"}
+    assert grid.se_files()["IHEP-DISK"] == set()

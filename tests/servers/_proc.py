@@ -275,24 +275,25 @@ class ManagedProcess:
     def stop(self, *, kill: bool = False, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the server and everything in its process group. Idempotent.
 
-        Children of the server are killed first, while the server can still reap them
-        (an orphan would be re-parented to PID 1, which never reaps it here). Then the
-        server gets SIGTERM, or SIGKILL with ``kill`` (a crash); still alive after
-        ``timeout`` seconds, it gets SIGKILL.
+        Graceful by default: SIGTERM to the server, which stops its own children (a
+        wrapper such as ``runuser`` forwards the signal). With ``kill`` (a crash), or if
+        the server is still alive after ``timeout`` seconds, everything gets SIGKILL,
+        children first so that the server can still reap them: an orphan is re-parented
+        to PID 1, which here never reaps it. Leftovers of the group are killed last.
         """
         proc, self.proc = self.proc, None
         if proc is None:
             return
         pgid = proc.pid  # start_new_session=True: the leader's pid is the group id
+        if proc.poll() is None and not kill:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=timeout)
         if proc.poll() is None:
             _kill_all([pid for pid in group_members(pgid) if pid != pgid], timeout=1.0)
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            proc.kill()
+            proc.wait()
         _kill_all(group_members(pgid), timeout=timeout)
 
 

@@ -168,9 +168,9 @@ class PostgresServer(LocalServer):
         """Stop the cluster: a clean fast shutdown unless ``kill`` (a crash)."""
         if self.process.running and not kill:
             with contextlib.suppress(ServerStartError, OSError):
+                pg_ctl = str(self.bindir / "pg_ctl")
                 self._run(
-                    [str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast"]
-                    + ["-w", "-t", "20", "stop"]
+                    [pg_ctl, "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "20", "stop"]
                 )
         self.process.stop(kill=kill)
 

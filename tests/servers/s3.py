@@ -192,7 +192,6 @@ class S3Server(LocalServer):
             port = self.ports[component + ".grpc"]
             Path(f"/tmp/seaweedfs-{component}-grpc-{port}.sock").unlink(missing_ok=True)
 
-
     def close(self) -> None:
         """Stop the server, close the client and delete all the server's files."""
         if self._client is not None:

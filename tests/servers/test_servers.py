@@ -298,12 +298,14 @@ def test_start_failure_shows_log(tmp_path: Path) -> None:
     assert not proc.running
 
 
-def test_stop_kills_whole_group(tmp_path: Path) -> None:
-    # a server that forks a child; stopping the leader must not leave the child running
+@pytest.mark.parametrize("kill", [False, True])
+def test_stop_kills_whole_group(tmp_path: Path, kill: bool) -> None:
+    # a server that forks a child and ignores SIGTERM: stop() must end both, and kill
+    # the child before the parent so that the parent reaps it (no zombie left)
     pidfile = tmp_path / "child.pid"
     proc = ManagedProcess(
-        "forking server",
-        ["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"],
+        "stubborn forking server",
+        ["sh", "-c", f"trap '' TERM; sleep 60 & echo $! > {pidfile}; wait"],
         log_path=tmp_path / "out.log",
         ready=lambda: pidfile.exists() and pidfile.read_text().strip() != "",
         cwd=tmp_path,
@@ -311,9 +313,10 @@ def test_stop_kills_whole_group(tmp_path: Path) -> None:
     proc.start()
     child = int(pidfile.read_text())
     assert pid_alive(child)
-    proc.stop()
+    proc.stop(kill=kill, timeout=0.3)
+    assert not proc.running
     assert not pid_alive(child)
-    assert not Path(f"/proc/{child}").exists()  # reaped by its parent, not left a zombie
+    assert not Path(f"/proc/{child}").exists()
 
 
 def test_missing_server_skips_outside_ci_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
