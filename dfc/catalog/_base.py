@@ -128,10 +128,15 @@ class TxBase:
         if rows:
             self._conn.exec_driver_sql(self._sql(sql), rows)
 
-    def _stream(self, sql: str, params: Sequence[Any]) -> AnyResult:
-        opts: dict[str, Any] = {} if self._sqlite else {"stream_results": True}
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[SARow]:
+        """Yield the rows of a query batch by batch (a server-side cursor on PostgreSQL)."""
+        opts: dict[str, Any] = {} if self._sqlite else {"stream_results": True, "yield_per": 2000}
         result = self._conn.exec_driver_sql(self._sql(sql), tuple(params), execution_options=opts)
-        return result if self._sqlite else result.yield_per(2000)
+        try:
+            for batch in result.partitions(2000):
+                yield from batch
+        finally:
+            result.close()
 
     def _now(self) -> tuple[datetime, Any]:
         now = datetime.now(UTC)

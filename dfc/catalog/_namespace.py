@@ -257,12 +257,8 @@ class NamespaceMixin(TxBase):
 
     def _iter_subdirs(self, dir_id: int) -> Iterator[Entry]:
         sql = f"SELECT {DIR_COLS} FROM directories d WHERE d.parent_id = ? ORDER BY d.path"
-        result = self._stream(sql + self._collate, [dir_id])
-        try:
-            for row in result:
-                yield self._dir_entry(row)
-        finally:
-            result.close()
+        for row in self._stream(sql + self._collate, [dir_id]):
+            yield self._dir_entry(row)
 
     def _iter_files(
         self,
@@ -278,12 +274,8 @@ class NamespaceMixin(TxBase):
                 f"SELECT {FILE_COLS}, d.path FROM files f JOIN directories d ON d.id = f.dir_id "
                 f"{where} ORDER BY {order}{self._collate}"
             )
-            result = self._stream(sql, params)
-            try:
-                for row in result:
-                    yield self._file_entry(_lfn.join(dir_of(row), row[F_NAME]), row)
-            finally:
-                result.close()
+            for row in self._stream(sql, params):
+                yield self._file_entry(_lfn.join(dir_of(row), row[F_NAME]), row)
             return
         sql = (
             f"SELECT {FILE_COLS}, d.path, s.name, s.url, r.path, r.status "
@@ -292,22 +284,18 @@ class NamespaceMixin(TxBase):
             f"LEFT JOIN storage_elements s ON s.id = r.se_id {where} "
             f"ORDER BY {order}{self._collate}, f.id"
         )
-        result = self._stream(sql, params)
-        try:
-            current: Any = None
-            reps: list[Replica] = []
-            for row in result:
-                if current is not None and row[0] != current[0]:
-                    yield self._grouped_entry(current, reps, dir_of)
-                    reps = []
-                current = row
-                if row[14] is not None:
-                    url = row[15]
-                    reps.append(Replica(row[14], row[16], url.rstrip("/") + row[16], row[17]))
-            if current is not None:
+        current: Any = None
+        reps: list[Replica] = []
+        for row in self._stream(sql, params):
+            if current is not None and row[0] != current[0]:
                 yield self._grouped_entry(current, reps, dir_of)
-        finally:
-            result.close()
+                reps = []
+            current = row
+            if row[14] is not None:
+                url = row[15]
+                reps.append(Replica(row[14], row[16], url.rstrip("/") + row[16], row[17]))
+        if current is not None:
+            yield self._grouped_entry(current, reps, dir_of)
 
     def _grouped_entry(self, row: Any, reps: list[Replica], dir_of: Any) -> Entry:
         reps.sort(key=lambda r: r.se)
@@ -335,12 +323,8 @@ class NamespaceMixin(TxBase):
             f"SELECT {DIR_COLS} FROM directories d WHERE d.path > ? AND d.path < ? "
             f"ORDER BY replace(d.path, '/', ?){self._collate}"
         )
-        result = self._stream(sql, [low, high, "\x01"])
-        try:
-            for row in result:
-                yield self._dir_entry(row)
-        finally:
-            result.close()
+        for row in self._stream(sql, [low, high, "\x01"]):
+            yield self._dir_entry(row)
 
     def _iter_files_walk(self, dir_id: int, low: str, high: str) -> Iterator[Entry]:
         key = "CASE WHEN d.path = '/' THEN '' ELSE replace(d.path, '/', ?) END || ? || f.name"
@@ -348,12 +332,8 @@ class NamespaceMixin(TxBase):
             f"SELECT {FILE_COLS}, d.path FROM files f JOIN directories d ON d.id = f.dir_id "
             f"WHERE (d.id = ? OR (d.path > ? AND d.path < ?)) ORDER BY {key}{self._collate}"
         )
-        result = self._stream(sql, [dir_id, low, high, "\x01", "\x01"])
-        try:
-            for row in result:
-                yield self._file_entry(_lfn.join(row[13], row[F_NAME]), row)
-        finally:
-            result.close()
+        for row in self._stream(sql, [dir_id, low, high, "\x01", "\x01"]):
+            yield self._file_entry(_lfn.join(row[13], row[F_NAME]), row)
 
     def find_guid(self, guid: str) -> Entry:
         """Return the file registered with ``guid`` (with its replicas).

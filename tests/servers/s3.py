@@ -140,8 +140,8 @@ class S3Server(LocalServer):
     def client(self) -> Any:
         """Return a botocore S3 client for this server (for set-up and inspection)."""
         if self._client is None:
-            import botocore.config  # type: ignore[import-untyped]
-            import botocore.session  # type: ignore[import-untyped]
+            import botocore.config
+            import botocore.session
 
             config = botocore.config.Config(
                 s3={"addressing_style": "path"},
@@ -175,7 +175,7 @@ class S3Server(LocalServer):
         # The S3 port opens before the filer behind it serves: wait for a signed call.
         if not port_open(self.port):
             return False
-        import botocore.exceptions  # type: ignore[import-untyped]
+        import botocore.exceptions
 
         try:
             self.client().list_buckets()
