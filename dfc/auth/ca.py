@@ -15,8 +15,8 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -26,6 +26,9 @@ from dfc.auth import _der
 from dfc.auth.dn import dn_string
 from dfc.auth.errors import CertificateRevoked, UntrustedCertificate
 from dfc.errors import ConfigError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = ["TrustStore", "add_to_ca_dir", "subject_hash"]
 

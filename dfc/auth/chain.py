@@ -21,11 +21,10 @@ refused with a message saying so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
-from pathlib import Path
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -40,6 +39,10 @@ from dfc.auth.errors import (
     InvalidProxy,
     UntrustedCertificate,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
 
 __all__ = [
     "OID_DRAFT_PROXY",
@@ -79,7 +82,7 @@ _KNOWN_CRITICAL = frozenset(
 )
 
 
-class ProxyLanguage(str, Enum):
+class ProxyLanguage(StrEnum):
     """RFC 3820 proxy policy languages (and the Globus limited-proxy one)."""
 
     INHERIT_ALL = "1.3.6.1.5.5.7.21.1"
@@ -173,7 +176,9 @@ def _extensions(cert: x509.Certificate) -> x509.Extensions:
         raise UntrustedCertificate(f"malformed extensions in certificate: {exc}") from exc
 
 
-def _ext(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> x509.Extension[x509.ExtensionType] | None:
+def _ext(
+    cert: x509.Certificate, oid: x509.ObjectIdentifier
+) -> x509.Extension[x509.ExtensionType] | None:
     try:
         return _extensions(cert).get_extension_for_oid(oid)
     except x509.ExtensionNotFound:
@@ -188,7 +193,8 @@ def _is_ca(cert: x509.Certificate) -> bool:
 def _check_time(cert: x509.Certificate, now: datetime, what: str) -> None:
     if now < cert.not_valid_before_utc:
         raise CertificateExpired(
-            f"{what} {_dn(cert)} is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S} UTC"
+            f"{what} {_dn(cert)} is not valid before "
+            f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S} UTC"
         )
     if now > cert.not_valid_after_utc:
         raise CertificateExpired(
@@ -204,7 +210,9 @@ def _check_critical(cert: x509.Certificate, what: str, error: type[Authenticatio
                     f"{_dn(cert)} is a draft (pre-RFC, Globus GT3) proxy: not accepted, "
                     "make an RFC 3820 proxy"
                 )
-            raise error(f"{what} {_dn(cert)} has an unknown critical extension {ext.oid.dotted_string}")
+            raise error(
+                f"{what} {_dn(cert)} has an unknown critical extension {ext.oid.dotted_string}"
+            )
 
 
 def _verify_issued_by(
@@ -218,7 +226,9 @@ def _verify_issued_by(
             f"but the certificate before it in the chain is {_dn(issuer)}"
         ) from exc
     except InvalidSignature as exc:
-        raise error(f"the signature of {_dn(cert)} does not verify with the key of {_dn(issuer)}") from exc
+        raise error(
+            f"the signature of {_dn(cert)} does not verify with the key of {_dn(issuer)}"
+        ) from exc
     except (TypeError, UnsupportedAlgorithm) as exc:
         raise error(f"unsupported signature on {_dn(cert)}: {exc}") from exc
 
@@ -283,7 +293,8 @@ def validate_end_entity(
                     f"{dn_string(current.issuer)}"
                 )
             raise UntrustedCertificate(
-                f"{_dn(current)} is issued by {dn_string(current.issuer)}, which is not a trusted CA"
+                f"{_dn(current)} is issued by {dn_string(current.issuer)}, "
+                "which is not a trusted CA"
             )
         _check_ca(issuer, depth=len(path) - 1, now=now)
         trust.check_revocation(current, issuer, now=now, require_crl=require_crls)
@@ -291,7 +302,10 @@ def validate_end_entity(
         if trust.is_trusted(issuer):
             return path
         if issuer.subject == issuer.issuer:
-            raise UntrustedCertificate(f"self-signed CA {_dn(issuer)} is not trusted")
+            raise UntrustedCertificate(
+                f"{_dn(cert)} chains to {_dn(issuer)}, a self-signed CA that is not in the "
+                "trusted CA directory"
+            )
         current = issuer
 
 
@@ -303,7 +317,11 @@ def _check_ca(ca: x509.Certificate, *, depth: int, now: datetime) -> None:
     if ext.value.path_length is not None and depth > ext.value.path_length:
         raise UntrustedCertificate(f"CA path length constraint of {_dn(ca)} exceeded")
     usage = _ext(ca, ExtensionOID.KEY_USAGE)
-    if usage is not None and isinstance(usage.value, x509.KeyUsage) and not usage.value.key_cert_sign:
+    if (
+        usage is not None
+        and isinstance(usage.value, x509.KeyUsage)
+        and not usage.value.key_cert_sign
+    ):
         raise UntrustedCertificate(f"key usage of CA {_dn(ca)} does not allow certificate signing")
     _check_critical(ca, "CA certificate", UntrustedCertificate)
 
@@ -343,14 +361,24 @@ def _check_proxy(
         if _ext(proxy, oid) is not None:
             raise InvalidProxy(f"proxy {_dn(proxy)} carries a forbidden alternative name")
     own_usage = _ext(proxy, ExtensionOID.KEY_USAGE)
-    if own_usage is not None and isinstance(own_usage.value, x509.KeyUsage) and own_usage.value.key_cert_sign:
+    if (
+        own_usage is not None
+        and isinstance(own_usage.value, x509.KeyUsage)
+        and own_usage.value.key_cert_sign
+    ):
         raise InvalidProxy(f"proxy {_dn(proxy)} asserts the keyCertSign usage")
     usage = _ext(issuer, ExtensionOID.KEY_USAGE)
-    if usage is not None and isinstance(usage.value, x509.KeyUsage) and not usage.value.digital_signature:
+    if (
+        usage is not None
+        and isinstance(usage.value, x509.KeyUsage)
+        and not usage.value.digital_signature
+    ):
         raise InvalidProxy(f"key usage of {_dn(issuer)} does not allow signing proxies")
     _check_critical(proxy, "proxy", InvalidProxy)
     if policy.kind == "independent":
-        raise InvalidProxy(f"{_dn(proxy)} is an independent proxy: it carries none of the user's rights")
+        raise InvalidProxy(
+            f"{_dn(proxy)} is an independent proxy: it carries none of the user's rights"
+        )
     if policy.kind == "unknown":
         raise InvalidProxy(f"proxy {_dn(proxy)} has an unknown policy language {policy.language}")
 
@@ -418,7 +446,9 @@ def validate_chain(
             if remaining is not None:
                 remaining -= 1
         if policy.path_length is not None:
-            remaining = policy.path_length if remaining is None else min(remaining, policy.path_length)
+            remaining = (
+                policy.path_length if remaining is None else min(remaining, policy.path_length)
+            )
         limited = limited or policy.kind == "limited"
         issuer = proxy
     certificates = tuple(chain[: count + 1])

@@ -8,9 +8,12 @@ Compare names structurally, never as strings: :func:`parse_dn` turns the text in
 
 from __future__ import annotations
 
+import itertools
 import re
+from typing import TYPE_CHECKING
 
-from cryptography import x509
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__ = ["DNKey", "dn_key", "dn_string", "parse_dn"]
 
@@ -116,11 +119,11 @@ def parse_dn(text: str) -> DNKey:
         raise ValueError(f"not a DN in /KEY=value form: {text!r}")
     starts = [m.start() for m in _ATTR_START.finditer(text)] + [len(text)]
     rdns: list[tuple[tuple[str, str], ...]] = []
-    for begin, end in zip(starts, starts[1:], strict=False):
+    for begin, end in itertools.pairwise(starts):
         chunk = text[begin + 1 : end]
         pieces: list[tuple[str, str]] = []
         cuts = [0] + [m.start() + 1 for m in _PLUS_START.finditer(chunk)] + [len(chunk) + 1]
-        for a, b in zip(cuts, cuts[1:], strict=False):
+        for a, b in itertools.pairwise(cuts):
             key, _, value = chunk[a : b - 1].partition("=")
             oid = _OIDS.get(key.lower(), key if key[0].isdigit() else "")
             if not oid:

@@ -9,8 +9,11 @@ Syntax: ``/<vo>[/<group>...][/Role=<role>][/Capability=<capability>]``. VOMS ser
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["FQAN", "fqan_groups", "fqan_roles", "normalize_fqan", "parse_fqan"]
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from dfc.auth.errors import ReadOnlyCredential, ScopeDenied
 from dfc.auth.fqan import fqan_groups, fqan_roles, normalize_fqan, parse_fqan
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
     from dfc.auth.chain import ChainIdentity
     from dfc.auth.tokens import StorageOp, TokenClaims, TokenScopes
     from dfc.auth.voms import VOMSAttributes

@@ -15,7 +15,7 @@ def proxy_path() -> Path:
         The path (it may not exist).
     """
     env = os.environ.get("X509_USER_PROXY")
-    return Path(env) if env else Path(f"/tmp/x509up_u{os.getuid()}")  # noqa: S108
+    return Path(env) if env else Path(f"/tmp/x509up_u{os.getuid()}")
 
 
 def ca_dir() -> Path:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,6 +35,9 @@ from dfc.auth.errors import AuthenticationFailed, InvalidProxy
 from dfc.auth.voms import VOMSAttributes, read_voms_attributes, verify_voms
 from dfc.errors import ConfigError, InvalidArgument
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
 __all__ = [
     "PrivateKey",
     "ProxyCredential",
@@ -55,7 +58,7 @@ _BACKDATE = timedelta(minutes=5)
 _LEGACY_CNS = {"proxy": False, "limited proxy": True, "restricted proxy": True}
 
 
-class ProxyType(str, Enum):
+class ProxyType(StrEnum):
     """The kind of a certificate, in the words ``grid-proxy-info`` uses."""
 
     IMPERSONATION = "RFC 3820 compliant impersonation proxy"
@@ -158,7 +161,9 @@ def _load_key(
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
         if passphrase is None:
-            raise AuthenticationFailed(f"the key {path} is encrypted: a passphrase is needed") from None
+            raise AuthenticationFailed(
+                f"the key {path} is encrypted: a passphrase is needed"
+            ) from None
         secret = passphrase() if callable(passphrase) else passphrase
         try:
             key = serialization.load_pem_private_key(data, password=secret)
@@ -166,7 +171,9 @@ def _load_key(
             raise AuthenticationFailed(f"wrong passphrase for {path}") from exc
     except ValueError as exc:
         raise ConfigError(f"{path} is not a PEM private key") from exc
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+    if not isinstance(
+        key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+    ):
         raise ConfigError(f"unsupported key type in {path}")
     return key
 
@@ -181,7 +188,11 @@ def _public_bytes(key: object) -> bytes:
 
 
 def _hash_for(key: PrivateKey) -> hashes.SHA256 | None:
-    return None if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey) else hashes.SHA256()
+    return (
+        None
+        if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey)
+        else hashes.SHA256()
+    )
 
 
 def make_proxy(
@@ -438,5 +449,3 @@ def proxy_info(
         voms=tuple(voms),
         chain_verified=ca_dir is not None,
     )
-
-

@@ -320,7 +320,7 @@ class TokenVerifier:
         key = issuer.keys.get(str(kid))
         if key is None:
             raise InvalidToken(f"unknown key id {kid!r} for issuer {issuer.issuer}")
-        if alg not in _ALGORITHMS_BY_KTY.get(key.key_type, frozenset()):
+        if alg not in _ALGORITHMS_BY_KTY.get(key.key_type or "", frozenset()):
             raise InvalidToken(f"token algorithm {alg} does not fit key {kid}")
         try:
             claims = jwt.decode(
@@ -349,7 +349,8 @@ class TokenVerifier:
         expires = _timestamp(claims, "exp", required=True)
         issued = _timestamp(claims, "iat", required=True)
         not_before = _timestamp(claims, "nbf", required=False)
-        assert expires is not None and issued is not None
+        assert expires is not None
+        assert issued is not None
         if now > expires + self._leeway:
             raise InvalidToken(f"token expired at {expires:%Y-%m-%d %H:%M:%S} UTC")
         if not_before is not None and now < not_before - self._leeway:

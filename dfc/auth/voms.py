@@ -23,10 +23,9 @@ trusted here only after the checks the VOMS C++ library makes:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -39,6 +38,10 @@ from dfc.auth.chain import OID_VOMS_AC, validate_end_entity
 from dfc.auth.dn import dn_key, dn_string, parse_dn
 from dfc.auth.errors import AuthenticationFailed, VOMSError
 from dfc.auth.fqan import parse_fqan
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+    from pathlib import Path
 
 __all__ = [
     "CLOCK_SKEW",
@@ -56,7 +59,9 @@ _OID_AC_TAGS = "1.3.6.1.4.1.8005.100.100.11"
 _OID_NO_REV_AVAIL = "2.5.29.56"
 _OID_AKI = "2.5.29.35"
 _OID_TARGETS = "2.5.29.55"
-_KNOWN_AC_EXTENSIONS = frozenset({_OID_AC_CERTS, _OID_AC_TAGS, _OID_NO_REV_AVAIL, _OID_AKI, _OID_TARGETS})
+_KNOWN_AC_EXTENSIONS = frozenset(
+    {_OID_AC_CERTS, _OID_AC_TAGS, _OID_NO_REV_AVAIL, _OID_AKI, _OID_TARGETS}
+)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _NEXT_CHAIN = "------ NEXT CHAIN ------"
 
@@ -83,7 +88,8 @@ class VOMSAttributes:
 
     Attributes:
         vo: the VO name (``juno``).
-        fqans: normalised FQANs, the primary one first (``/juno``, ``/juno/production/Role=production``).
+        fqans: normalised FQANs, the primary one first
+            (``/juno``, ``/juno/production/Role=production``).
         issuer: the VOMS server's DN, OpenSSL oneline form.
         not_before: start of the AC validity.
         not_after: end of the AC validity.
@@ -336,7 +342,8 @@ def _verify_one(
         )
     if now + CLOCK_SKEW < ac.not_before:
         raise VOMSError(
-            f"the VO {vo} attribute certificate is not valid before {ac.not_before:%Y-%m-%d %H:%M:%S} UTC"
+            f"the VO {vo} attribute certificate is not valid before "
+            f"{ac.not_before:%Y-%m-%d %H:%M:%S} UTC"
         )
     if now - CLOCK_SKEW > ac.not_after:
         raise VOMSError(
@@ -344,7 +351,9 @@ def _verify_one(
         )
     for oid, critical, value in ac.extensions:
         if critical and oid not in _KNOWN_AC_EXTENSIONS:
-            raise VOMSError(f"unknown critical extension {oid} in the VO {vo} attribute certificate")
+            raise VOMSError(
+                f"unknown critical extension {oid} in the VO {vo} attribute certificate"
+            )
         if oid == _OID_TARGETS and target is not None:
             try:
                 targets = _asn1.parse_ac_targets(value)

@@ -159,6 +159,22 @@ class TxBase:
                 [db_now, *part],
             )
 
+    def _lock_dirs(self, dir_ids: Iterable[int]) -> None:
+        """Serialise writers per directory on PostgreSQL (row locks, in id order).
+
+        Two transactions adding the same file then behave as on SQLite (whose
+        ``BEGIN IMMEDIATE`` serialises all writers): the second one waits, then
+        sees the first one's rows and finds the file registered already.
+        """
+        if self._sqlite:
+            return
+        for part in chunks(sorted(set(dir_ids))):
+            self._q(
+                f"SELECT id FROM directories WHERE id IN ({marks(len(part))}) ORDER BY id "
+                "FOR UPDATE",
+                part,
+            )
+
     # ------------------------------------------------------------ lookups
     def _dirs_by_path(self, paths: Iterable[str]) -> dict[str, DBRow]:
         """Return the directory rows (DIR_COLS) of those ``paths`` that exist."""

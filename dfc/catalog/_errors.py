@@ -26,6 +26,8 @@ _UNAVAILABLE = (
     "the database system is shutting down",
     "connection timeout",
     "timeout expired",
+    "deadlock detected",
+    "could not serialize access",
 )
 _NOT_INITIALISED = ("no such table", "does not exist")
 

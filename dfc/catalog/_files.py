@@ -25,7 +25,7 @@ from dfc.models import BulkResult, FileRecord
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-__all__ = ["FilesMixin", "REPLICA_STATUSES"]
+__all__ = ["REPLICA_INSERT", "REPLICA_STATUSES", "FilesMixin"]
 
 REPLICA_STATUSES = frozenset({"good", "bad"})
 # Already-normalised checksums skip the (slower) normalisation.
@@ -35,8 +35,9 @@ _FILE_INSERT = (
     "INSERT INTO files (dir_id, name, size, adler32, xxh3, guid, status, owner, grp, mode, "
     "ctime, mtime) VALUES (?, ?, ?, ?, ?, ?, 'good', ?, ?, ?, ?, ?)"
 )
-_REPLICA_INSERT = (
-    "INSERT INTO replicas (file_id, se_id, path, status, ctime) VALUES (?, ?, ?, ?, ?)"
+REPLICA_INSERT = (
+    "INSERT INTO replicas (file_id, se_id, path, status, ctime) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (file_id, se_id) DO NOTHING"
 )
 
 
@@ -203,6 +204,7 @@ class FilesMixin(NamespaceMixin):
     def _write_chunk(self, placed: list[_Prepared], call: _Call) -> None:
         # Index order: lookups and inserts touch neighbouring B-tree pages.
         placed.sort(key=_index_order)
+        self._lock_dirs(p.dir_id for p in placed)
         keys = [(p.dir_id, p.name) for p in placed]
         existing = self._files_by_dir_name(keys, "f.id, f.size, f.adler32, f.xxh3, f.guid")
         new: list[_Prepared] = []
@@ -227,7 +229,7 @@ class FilesMixin(NamespaceMixin):
             self._q(f"DELETE FROM files WHERE id IN ({marks(len(replaced))})", replaced)
         rep_rows = self._insert_new(new, call)
         rep_rows += self._missing_replicas(again, call)
-        self._many(_REPLICA_INSERT, rep_rows)
+        self._many(REPLICA_INSERT, rep_rows)
 
     def _insert_new(self, new: list[_Prepared], call: _Call) -> list[tuple[Any, ...]]:
         if not new:

@@ -85,7 +85,7 @@ class NamespaceMixin(TxBase):
                 touched.add(parent_id)
             self._many(
                 "INSERT INTO directories (path, parent_id, owner, grp, mode, ctime, mtime) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO NOTHING",
                 rows,
             )
             new = [r[0] for r in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dfc.catalog._base import chunks, values
-from dfc.catalog._files import REPLICA_STATUSES, FilesMixin, resolve_replica_path
+from dfc.catalog._files import REPLICA_INSERT, REPLICA_STATUSES, FilesMixin, resolve_replica_path
 from dfc.errors import (
     DFCError,
     InvalidArgument,
@@ -78,10 +78,7 @@ class ReplicasMixin(FilesMixin):
                 if new is not None:
                     have[(new[0], new[1])] = (new[2], new[3])
                     rows.append((lfn, (*new, db_now)))
-            self._many(
-                "INSERT INTO replicas (file_id, se_id, path, status, ctime) VALUES (?, ?, ?, ?, ?)",
-                [r for lfn, r in rows if lfn not in result.failed],
-            )
+            self._many(REPLICA_INSERT, [r for lfn, r in rows if lfn not in result.failed])
             for lfn, _ in part:
                 if lfn not in result.failed:
                     result.succeeded[lfn] = None
@@ -177,45 +174,39 @@ class ReplicasMixin(FilesMixin):
         ses = {se_id: (name, url.rstrip("/")) for name, (se_id, url) in self._se_ids().items()}
         dir_ids: dict[str, int] = {}
         found: dict[str, list[Replica]] = {}
+        unsorted: list[list[Replica]] = []  # replica lists not yet in SE-name order
         # Sorted keys walk the indexes in order: about twice as fast as random order.
         for part in chunks(sorted(set(lfns))):
-            split = [(lfn, *lfn.rpartition("/")) for lfn in part]
-            parents = {head or "/" for _, head, _, _ in split}
-            unknown = [p for p in parents if p not in dir_ids]
+            unknown = {lfn.rpartition("/")[0] or "/" for lfn in part}.difference(dir_ids)
             for path, row in self._dirs_by_path(unknown).items():
                 dir_ids[path] = row[0]
-            keys: dict[tuple[int, str], str] = {}
-            for lfn, head, _, name in split:
+            params: list[Any] = []
+            for i, lfn in enumerate(part):
+                head, _, name = lfn.rpartition("/")
                 dir_id = dir_ids.get(head or "/")
                 if dir_id is not None:
-                    keys[(dir_id, name)] = lfn
-            params: list[Any] = []
-            for key in keys:
-                params += key
+                    params += (i, dir_id, name)
             sql = (
-                "SELECT v.column1, v.column2, r.se_id, r.path, r.status "
-                f"FROM (VALUES {values(len(keys), 2)}) v CROSS JOIN files f "
+                "SELECT v.column1, r.se_id, r.path, r.status "
+                f"FROM (VALUES {values(len(params) // 3, 3)}) v CROSS JOIN files f "
                 "LEFT JOIN replicas r ON r.file_id = f.id "
-                "WHERE f.dir_id = v.column1 AND f.name = v.column2"
+                "WHERE f.dir_id = v.column2 AND f.name = v.column3"
             )
-            rows = self._fetchall(sql, params) if keys else []
-            last: tuple[int, str] | None = None
+            last = -1
             reps: list[Replica] = []
-            for dir_id, name, se_id, path, status in rows:
-                if last is None or name != last[1] or dir_id != last[0]:
-                    last = (dir_id, name)
-                    lfn = keys[last]
-                    reps = found.setdefault(lfn, [])
+            for i, se_id, path, status in self._fetchall(sql, params) if params else ():
+                if i != last:
+                    last = i
+                    reps = found.setdefault(part[i], [])
                 if se_id is not None:
                     se, base = ses[se_id]
+                    if reps and reps[-1].se > se:
+                        unsorted.append(reps)
                     reps.append(Replica(se, path, base + path, status))
             result.failed.update(self._absent([p for p in part if p not in found]))
-        for lfn in lfns:
-            got = found.get(lfn)
-            if got is not None:
-                if len(got) > 1:
-                    got.sort(key=_by_se)
-                result.succeeded[lfn] = got
+        for got in unsorted:
+            got.sort(key=_by_se)
+        result.succeeded = {lfn: found[lfn] for lfn in lfns if lfn in found}
         return result
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -77,7 +77,7 @@ def test_identical_again_with_other_replica_path(tx: CatalogTx) -> None:
     "change",
     [{"size": 11}, {"adler32": "0001abce"}, {"guid": "other"}, {"xxh3": "2"}],
 )
-def test_mismatch(tx: CatalogTx, change: dict[str, object]) -> None:
+def test_mismatch(tx: CatalogTx, change: dict[str, Any]) -> None:
     add(tx, rec("/f", xxh3="1"))
     res = tx.add_files([replace(rec("/f", xxh3="1"), **change)], owner=OWNER, group=GROUP)
     assert isinstance(res.failed["/f"], MetadataMismatch)

@@ -171,3 +171,42 @@ def test_uninitialised_database_query_is_catalog_error(catalog_url: str) -> None
             tx.lookup("/")
     finally:
         cat.close()
+
+
+def test_translate_maps_integrity_error(catalog: Catalog) -> None:
+    from dfc.catalog._errors import translate
+    from dfc.errors import AlreadyExists
+
+    sql = text(
+        "INSERT INTO storage_elements (name, url, site, read_allowed, write_allowed) "
+        "VALUES ('X', 'u', '', true, true), ('X', 'u', '', true, true)"
+    )
+    with (
+        pytest.raises(AlreadyExists, match="constraint"),
+        translate(),
+        catalog.engine.begin() as conn,
+    ):
+        conn.execute(sql)
+
+
+def test_translate_maps_other_errors(catalog: Catalog) -> None:
+    from dfc.catalog._errors import translate
+
+    with (
+        pytest.raises(CatalogError, match="catalogue error"),
+        translate(),
+        catalog.engine.begin() as conn,
+    ):
+        conn.execute(text("SELECT no_such_column FROM directories"))
+
+
+@pytest.mark.postgres
+def test_fresh_database_per_test(postgres_url: str) -> None:
+    cat = Catalog(postgres_url)
+    try:
+        with pytest.raises(CatalogError, match="not initialised"):
+            cat.check_schema()
+        cat.upgrade()
+        cat.check_schema()
+    finally:
+        cat.close()
