@@ -1,0 +1,3 @@
+"""The bulk transfer engine (FTS): persistent, asynchronous, verified replication."""
+
+from __future__ import annotations
