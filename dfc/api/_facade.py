@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from dfc import _sync
 from dfc import lfn as lfnmod
+from dfc.api._check import CheckMixin
 from dfc.api._results import GetResult, InitResult, RemoveResult, ReplicateResult, SEProbe
 from dfc.api._storage import Storage
 from dfc.catalog import Catalog
@@ -60,7 +61,7 @@ _CONFIG_TEMPLATE = """\
 """
 
 
-class DFC:
+class DFC(CheckMixin):
     """The dfc library API.
 
     Use it as a context manager, or call :meth:`close` when done::

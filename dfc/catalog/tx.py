@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dfc.catalog._consistency import ConsistencyMixin
 from dfc.catalog._move import MoveMixin
 from dfc.catalog._ses import SEMixin
 
 __all__ = ["CatalogTx"]
 
 
-class CatalogTx(MoveMixin, SEMixin):
+class CatalogTx(MoveMixin, SEMixin, ConsistencyMixin):
     """Operations on the catalogue inside one transaction.
 
     Get one from :meth:`Catalog.transaction` (writes, committed at the end of the

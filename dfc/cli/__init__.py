@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dfc.cli import data, demo, ls, setup
+from dfc.cli import check, data, demo, ls, setup
 from dfc.cli._app import app, main
 
 __all__ = ["app", "main"]
 
-_COMMAND_MODULES = (data, demo, ls, setup)
+_COMMAND_MODULES = (check, data, demo, ls, setup)
