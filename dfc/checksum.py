@@ -7,10 +7,15 @@ have all been bitten by leading zeros).
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 import xxhash
+
+try:
+    # zlib-ng's SIMD adler32 is ~20x faster than CPython's zlib (60 vs 3 GiB/s).
+    from zlib_ng.zlib_ng import adler32 as _adler32
+except ImportError:  # pragma: no cover - platforms without zlib-ng wheels
+    from zlib import adler32 as _adler32
 
 from dfc.errors import InvalidArgument
 
@@ -73,7 +78,7 @@ class Hasher:
 
     def update(self, chunk: bytes | bytearray | memoryview) -> None:
         """Add ``chunk`` to the running checksums."""
-        self._adler = zlib.adler32(chunk, self._adler)
+        self._adler = _adler32(chunk, self._adler)
         self._xxh.update(chunk)
         self.size += len(chunk)
 

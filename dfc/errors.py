@@ -22,6 +22,7 @@ Tree::
     │   ├── LFNExists
     │   └── ReplicaExists
     ├── MetadataMismatch (EEXIST): registered again with another size/checksum/GUID
+    ├── MetadataConflict (EEXIST): a directory field set on two levels of one branch
     ├── NotADirectory (ENOTDIR, NotADirectoryError)
     ├── IsADirectory (EISDIR, IsADirectoryError)
     ├── DirectoryNotEmpty (ENOTEMPTY, OSError)
@@ -61,6 +62,7 @@ __all__ = [
     "LFNExists",
     "LFNNotFound",
     "LastReplica",
+    "MetadataConflict",
     "MetadataMismatch",
     "NoReplicaAvailable",
     "NoSpace",
@@ -258,3 +260,12 @@ class OptionalDependencyMissing(DFCError, ImportError):
     """A backend needs an optional extra that is not installed."""
 
     errno = _errno.ENOSYS
+
+
+class MetadataConflict(AlreadyExists):
+    """A metadata field would be set twice on one branch, or at two levels.
+
+    A directory field is inherited by everything below the directory that sets
+    it, so it may be set on at most one directory of any root-to-leaf branch;
+    and a field name is either a directory field or a file field, never both.
+    """

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from dfc import lfn as _lfn
 from dfc.catalog._base import CHUNK, chunks, marks
-from dfc.catalog._namespace import NamespaceMixin
+from dfc.catalog._usage import LOGICAL, Deltas, UsageMixin
 from dfc.checksum import normalize_adler32, normalize_xxh3
 from dfc.errors import (
     DFCError,
@@ -66,6 +66,7 @@ class _Call:
     result: BulkResult[None] = field(default_factory=BulkResult)
     dirs: dict[str, int] = field(default_factory=dict)
     touched: set[int] = field(default_factory=set)
+    usage: Deltas = field(default_factory=Deltas)
 
 
 def resolve_replica_path(lfn: str, path: str) -> str:
@@ -139,8 +140,8 @@ def _unique_chunks(records: Sequence[FileRecord]) -> Iterator[list[FileRecord]]:
         yield part
 
 
-class FilesMixin(NamespaceMixin):
-    """Files: add (idempotent, bulk) and remove."""
+class FilesMixin(UsageMixin):
+    """Files: add (idempotent, bulk) and remove; usage counters follow."""
 
     def add_files(
         self,
@@ -171,6 +172,7 @@ class FilesMixin(NamespaceMixin):
         call = _Call(owner, group, overwrite, db_now, self._se_ids())
         for part in _unique_chunks(records):
             self._add_chunk(part, call)
+        self._usage_apply(call.usage)
         self._touch_dirs(call.touched, db_now)
         return call.result
 
@@ -225,11 +227,16 @@ class FilesMixin(NamespaceMixin):
                     f"GUID {row[6]}"
                 )
         if replaced:
-            self._q(f"DELETE FROM replicas WHERE file_id IN ({marks(len(replaced))})", replaced)
-            self._q(f"DELETE FROM files WHERE id IN ({marks(len(replaced))})", replaced)
-        rep_rows = self._insert_new(new, call)
-        rep_rows += self._missing_replicas(again, call)
-        self._many(REPLICA_INSERT, rep_rows)
+            self._drop_files(replaced)
+        self._many(REPLICA_INSERT, self._insert_new(new, call))
+        # Replicas of files registered already may race with another writer's:
+        # count only those this statement really inserted.
+        rows = self._missing_replicas(again, call)
+        if rows:
+            where = self._current_files({fid: (p.dir_id, p.rec.size) for p, fid in again})
+            for file_id, se_id in self._insert_replicas(rows):
+                dir_id, size = where[file_id]
+                call.usage.add(dir_id, se_id, 1, size)
 
     def _insert_new(self, new: list[_Prepared], call: _Call) -> list[tuple[Any, ...]]:
         if not new:
@@ -256,10 +263,14 @@ class FilesMixin(NamespaceMixin):
         ids = self._files_by_dir_name([(r[0], r[1]) for r in rows])
         rep_rows: list[tuple[Any, ...]] = []
         succeeded = call.result.succeeded
+        usage = call.usage
         for p in new:
             file_id = ids[(p.dir_id, p.name)][2]
+            size = p.rec.size
+            usage.add(p.dir_id, LOGICAL, 1, size)
             for se_id, path, status in p.replicas:
                 rep_rows.append((file_id, se_id, path, status, now))
+                usage.add(p.dir_id, se_id, 1, size)
             succeeded[p.rec.lfn] = None
         call.touched.update(p.dir_id for p in new)
         return rep_rows
@@ -294,6 +305,9 @@ class FilesMixin(NamespaceMixin):
     def remove_files(self, lfns: Sequence[str]) -> BulkResult[None]:
         """Unregister files with their replica rows; a missing file is a success.
 
+        Metadata, ancestry links and frozen dataset memberships of the files go
+        with them.
+
         Returns:
             Per LFN: success, or :class:`~dfc.errors.IsADirectory`.
         """
@@ -306,8 +320,7 @@ class FilesMixin(NamespaceMixin):
             dirs = self._dirs_by_path(absent) if absent else {}
             ids = [row[0] for row in files.values()]
             if ids:
-                self._q(f"DELETE FROM replicas WHERE file_id IN ({marks(len(ids))})", ids)
-                self._q(f"DELETE FROM files WHERE id IN ({marks(len(ids))})", ids)
+                self._drop_files(ids)
             touched.update(row[1] for row in files.values())
             for path in part:
                 if path in dirs:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dfc.catalog._base import chunks, values
-from dfc.catalog._files import REPLICA_INSERT, REPLICA_STATUSES, FilesMixin, resolve_replica_path
+from dfc.catalog._files import REPLICA_STATUSES, FilesMixin, resolve_replica_path
+from dfc.catalog._usage import Deltas
 from dfc.errors import (
     DFCError,
     InvalidArgument,
@@ -61,6 +62,7 @@ class ReplicasMixin(FilesMixin):
         result: BulkResult[None] = BulkResult()
         ses = self._se_ids()
         _, db_now = self._now()
+        usage = Deltas()
         for part in chunks(items):
             files = self._files_by_lfn(lfn for lfn, _ in part)
             result.failed.update(self._absent([lfn for lfn, _ in part if lfn not in files]))
@@ -78,10 +80,16 @@ class ReplicasMixin(FilesMixin):
                 if new is not None:
                     have[(new[0], new[1])] = (new[2], new[3])
                     rows.append((lfn, (*new, db_now)))
-            self._many(REPLICA_INSERT, [r for lfn, r in rows if lfn not in result.failed])
+            new = [r for lfn, r in rows if lfn not in result.failed]
+            if new:
+                where = self._file_rows_locked(files.values())
+                for file_id, se_id in self._insert_replicas(new):
+                    dir_id, size = where[file_id]
+                    usage.add(dir_id, se_id, 1, size)
             for lfn, _ in part:
                 if lfn not in result.failed:
                     result.succeeded[lfn] = None
+        self._usage_apply(usage)
         return result
 
     @staticmethod
@@ -116,16 +124,22 @@ class ReplicasMixin(FilesMixin):
         """
         result: BulkResult[None] = BulkResult()
         ses = self._se_ids()
+        usage = Deltas()
         for part in chunks(items):
             files = self._files_by_lfn(lfn for lfn, _ in part)
             absent = self._absent([lfn for lfn, _ in part if lfn not in files])
             rows = [(files[lfn][0], ses[se][0]) for lfn, se in part if lfn in files and se in ses]
-            self._many("DELETE FROM replicas WHERE file_id = ? AND se_id = ?", rows)
+            if rows:
+                where = self._file_rows_locked(files.values())
+                for file_id, se_id in self._delete_replicas(rows):
+                    dir_id, size = where[file_id]
+                    usage.add(dir_id, se_id, -1, -size)
             for lfn, _ in part:
                 if isinstance(absent.get(lfn), IsADirectory):
                     result.failed[lfn] = absent[lfn]
                 else:
                     result.succeeded[lfn] = None
+        self._usage_apply(usage)
         return result
 
     def set_replica_status(self, items: Sequence[tuple[str, str, str]]) -> BulkResult[None]:

@@ -9,9 +9,8 @@ import contextlib
 import errno
 import os
 import stat
-import zlib
 
-import xxhash
+from dfc.checksum import Hasher
 
 __all__ = [
     "Chunk",
@@ -219,18 +218,14 @@ def list_dir(path: str) -> list[tuple[str, bool, int, float]]:
 
 def checksum_file(path: str, algo: str, chunk_size: int) -> str:
     """Read ``path`` once and return its ``adler32`` or ``xxh3`` (lower-case hex)."""
-    adler = 1
-    xxh = xxhash.xxh3_64() if algo == "xxh3" else None
+    hasher = Hasher()
     fd, _ = open_for_read(path, sequential=True)
     try:
         while data := os.read(fd, chunk_size):
-            if xxh is None:
-                adler = zlib.adler32(data, adler)
-            else:
-                xxh.update(data)
+            hasher.update(data)
     finally:
         os.close(fd)
-    return f"{adler & 0xFFFFFFFF:08x}" if xxh is None else str(xxh.hexdigest())
+    return hasher.xxh3 if algo == "xxh3" else hasher.adler32
 
 
 def scan_level(path: str) -> tuple[list[tuple[str, int, float]], list[str]]:
