@@ -1,8 +1,10 @@
 """The one bridge between synchronous callers and dfc's asyncio storage layer.
 
 Synchronous code (the CLI, job scripts) runs async work through :func:`run`;
-async code reaches the synchronous catalogue through :class:`CatalogExecutor`.
-Nothing else in dfc crosses the boundary, so event loops are never nested.
+long-lived multithreaded code (the FUSE filesystem) submits coroutines to the one
+event loop of a :class:`LoopThread`; async code reaches the synchronous catalogue
+through :class:`CatalogExecutor`. Nothing else in dfc crosses the boundary, so
+event loops are never nested.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ import asyncio
 import functools
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+from dfc.errors import SETimeout
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
     from typing import Any
 
-__all__ = ["CatalogExecutor", "iterate", "run"]
+__all__ = ["CatalogExecutor", "LoopThread", "iterate", "run", "wait"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -125,3 +130,138 @@ class CatalogExecutor:
     def shutdown(self) -> None:
         """Stop the thread once queued calls finished."""
         self._pool.shutdown(wait=True)
+
+
+class LoopThread:
+    """One event loop running in its own thread, serving coroutines from any thread.
+
+    Storage clients are bound to the loop they were opened on, so a long-lived
+    multithreaded caller (the FUSE filesystem) keeps one loop for its lifetime
+    and submits every storage call to it from its worker threads::
+
+        with LoopThread() as loop:
+            data = loop.submit(reader.read_range(entry, 0, 4096), timeout=30)
+
+    Never call :meth:`submit` from a coroutine running on this loop: it would
+    wait for itself.
+    """
+
+    def __init__(self, name: str = "dfc-loop") -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> LoopThread:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        """Whether the loop thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the loop thread; a started loop is left alone."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def main() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            thread = threading.Thread(target=main, name=self._name, daemon=True)
+            thread.start()
+            ready.wait()
+            self._loop, self._thread = loop, thread
+
+    def schedule(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        """Start ``coro`` on the loop and return its future at once (for read-ahead).
+
+        Cancelling the future cancels the coroutine.
+
+        Raises:
+            RuntimeError: the loop is not running, or this is the loop's own thread.
+        """
+        loop = self._loop
+        if loop is None or not self.running:
+            coro.close()
+            raise RuntimeError("the dfc event-loop thread is not running")
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("LoopThread called from its own loop (use await)")
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def submit(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the loop and wait at most ``timeout`` seconds for its result.
+
+        On timeout the coroutine is cancelled, so nothing keeps running behind
+        the caller's back.
+
+        Raises:
+            RuntimeError: the loop is not running, or this is the loop's own thread.
+            SETimeout: no result within ``timeout`` seconds.
+            Exception: whatever ``coro`` raises.
+        """
+        return wait(self.schedule(coro), timeout)
+
+    def close(
+        self, final: Coroutine[Any, Any, object] | None = None, timeout: float = 10.0
+    ) -> None:
+        """Run ``final`` (e.g. closing storage clients) on the loop, then stop the thread.
+
+        Tasks still pending are cancelled. Idempotent.
+
+        Raises:
+            Exception: whatever ``final`` raises (the loop is stopped anyway).
+        """
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            if final is not None:
+                final.close()
+            return
+
+        async def shutdown() -> None:
+            try:
+                if final is not None:
+                    await final
+            finally:
+                current = asyncio.current_task()
+                pending = [t for t in asyncio.all_tasks() if t is not current]
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                await loop.shutdown_asyncgens()
+
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+            if not thread.is_alive():
+                loop.close()
+
+
+def wait(future: Future[T], timeout: float | None) -> T:
+    """Wait at most ``timeout`` seconds for ``future`` (from :meth:`LoopThread.schedule`).
+
+    On timeout the future (and so its coroutine) is cancelled.
+
+    Raises:
+        SETimeout: no result within ``timeout`` seconds.
+        Exception: whatever the coroutine raised.
+    """
+    try:
+        return future.result(timeout)
+    except FutureTimeout:
+        future.cancel()
+        raise SETimeout(f"no answer within {timeout:g} s") from None

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.servers.xrootd",
     "tests.servers.webdav",
     "tests.servers.s3",
+    "tests.servers.slurm",
 ]
 
 
@@ -24,7 +25,7 @@ def dfc_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.setenv("DFC_DATA_DIR", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
-    for var in ("DFC_CATALOG", "DFC_SITE"):
+    for var in ("DFC_CATALOG", "DFC_SITE", "DFC_JOB_DIR", "DFC_JOB_DB"):
         monkeypatch.delenv(var, raising=False)
     return home
 

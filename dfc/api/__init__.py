@@ -2,7 +2,43 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from dfc.api._facade import DFC
 from dfc.api._results import GetResult, InitResult, RemoveResult, ReplicateResult, SEProbe
 
-__all__ = ["DFC", "GetResult", "InitResult", "RemoveResult", "ReplicateResult", "SEProbe"]
+if TYPE_CHECKING:
+    from dfc.api._authz import Policy, WhoAmI
+    from dfc.api._remote import RemoteCatalog
+    from dfc.api._service import CatalogService
+
+__all__ = [
+    "DFC",
+    "CatalogService",
+    "GetResult",
+    "InitResult",
+    "Policy",
+    "RemoteCatalog",
+    "RemoveResult",
+    "ReplicateResult",
+    "SEProbe",
+    "WhoAmI",
+]
+
+# The server and remote-catalogue parts load on first use (CLI start-up time).
+_LAZY = {
+    "CatalogService": "dfc.api._service",
+    "Policy": "dfc.api._authz",
+    "RemoteCatalog": "dfc.api._remote",
+    "WhoAmI": "dfc.api._authz",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dfc.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -29,7 +29,9 @@ from dfc.models import FileRecord, Replica
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+    from contextlib import AbstractContextManager
 
+    from dfc.api._guarded import ApiTx
     from dfc.catalog import Catalog
     from dfc.catalog._consistency import ReplicaRecord
     from dfc.config import Settings
@@ -77,6 +79,12 @@ class CheckMixin:
     def _owner(self) -> tuple[str, str]:  # provided by DFC
         raise NotImplementedError
 
+    if TYPE_CHECKING:
+        # Authorised transactions (dfc.api._authz), provided by DFC.
+        def _tx(self) -> AbstractContextManager[ApiTx]: ...
+
+        def _reader(self) -> AbstractContextManager[ApiTx]: ...
+
     def check(
         self,
         path: str = "/",
@@ -101,7 +109,7 @@ class CheckMixin:
         path = lfnmod.validate(path)
         if register_dark and remove_dark:
             raise InvalidArgument("--register-dark and --remove-dark exclude each other")
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             infos = {s.name: s for s in tx.list_ses()}
             names = [tx.get_se(se).name] if se is not None else sorted(infos)
         options = _Options(checksum, mark_bad, register_dark, remove_dark)
@@ -130,7 +138,7 @@ class CheckMixin:
         limit = asyncio.Semaphore(self.settings.transfer_concurrency)
 
         def batch(after: int) -> list[ReplicaRecord]:
-            with self.catalog.reader() as tx:
+            with self._reader() as tx:
                 return tx.replicas_at(name, path, after=after, limit=_BATCH)
 
         async def inspect(rec: ReplicaRecord) -> CheckIssue | None:
@@ -148,7 +156,7 @@ class CheckMixin:
                 yield issue
 
     def _mark_bad(self, se: str, issues: list[CheckIssue]) -> None:
-        with self.catalog.transaction() as tx:
+        with self._tx() as tx:
             tx.set_replica_status([(i.lfn or "", se, "bad") for i in issues]).raise_first()
 
     # ------------------------------------------------------------ SE -> catalogue
@@ -158,7 +166,7 @@ class CheckMixin:
         se = storage.get(name)
 
         def known(paths: list[str]) -> set[str]:
-            with self.catalog.reader() as tx:
+            with self._reader() as tx:
                 return tx.paths_in_use(name, paths)
 
         pending: list[FileInfo] = []
@@ -205,7 +213,7 @@ class CheckMixin:
         owner, group = self._owner()
 
         def register() -> str:
-            with self.catalog.transaction() as tx:
+            with self._tx() as tx:
                 entry = tx.stat([lfn]).succeeded.get(lfn)
                 replica = Replica(se=name, path=info.path)
                 if entry is None:

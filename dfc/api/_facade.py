@@ -11,14 +11,22 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from dfc import _sync
 from dfc import lfn as lfnmod
+from dfc.api._admin import AdminMixin
+from dfc.api._authz import Gate, Policy
 from dfc.api._check import CheckMixin
+from dfc.api._guarded import ApiTx, GuardedTx
+from dfc.api._meta import MetaMixin
+from dfc.api._read import ReadMixin
 from dfc.api._results import GetResult, InitResult, RemoveResult, ReplicateResult, SEProbe
 from dfc.api._storage import Storage
+from dfc.api._transfers import TransferMixin
+from dfc.auth.identity import Identity
 from dfc.catalog import Catalog
 from dfc.config import Settings
 from dfc.errors import (
@@ -61,7 +69,7 @@ _CONFIG_TEMPLATE = """\
 """
 
 
-class DFC(CheckMixin):
+class DFC(CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
     """The dfc library API.
 
     Use it as a context manager, or call :meth:`close` when done::
@@ -71,11 +79,19 @@ class DFC(CheckMixin):
 
     Bulk methods return a :class:`~dfc.models.BulkResult` and never raise on the
     first bad item; single-item methods raise :class:`~dfc.errors.DFCError`.
+
+    Every catalogue operation is authorised (:mod:`dfc.api._authz`) for ``identity``:
+    by default the local OS user; an ``https://`` catalogue URL selects a catalogue
+    server, which authorises the caller's grid credential instead.
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, identity: Identity | None = None
+    ) -> None:
         self.settings = settings if settings is not None else Settings.load()
+        self.identity = identity if identity is not None else Identity.local(self.settings.user)
         self._catalog: Catalog | None = None
+        self._gate: Gate | None = None
 
     # ------------------------------------------------------------------ plumbing
     def __enter__(self) -> DFC:
@@ -98,7 +114,7 @@ class DFC(CheckMixin):
             CatalogError: the catalogue is not initialised or its schema is old.
         """
         if self._catalog is None:
-            catalog = Catalog(self.settings.catalog_url)
+            catalog = _open_catalog(self.settings.catalog_url)
             try:
                 catalog.check_schema()
             except BaseException:
@@ -109,6 +125,35 @@ class DFC(CheckMixin):
 
     def _owner(self) -> tuple[str, str]:
         return self.settings.user, self.settings.group
+
+    def _guard(self, tx: CatalogTx) -> ApiTx:
+        if isinstance(tx, ApiTx):  # a catalogue server's transaction: the server authorises
+            return tx
+        if self._gate is None:
+            self._gate = Gate(Policy.from_config(self.settings.raw.get("authz")))
+        return GuardedTx(tx, self._gate.authorizer(tx, self.identity, self.settings.group))
+
+    @contextmanager
+    def _tx(self) -> Iterator[ApiTx]:
+        """A write transaction whose every operation is authorised for :attr:`identity`.
+
+        Raises:
+            CatalogError: the catalogue is not initialised or its schema is old.
+            ConfigError: the ``[authz]`` policy in the configuration is invalid.
+        """
+        with self.catalog.transaction() as tx:
+            yield self._guard(tx)
+
+    @contextmanager
+    def _reader(self) -> Iterator[ApiTx]:
+        """A read-only transaction whose every operation is authorised.
+
+        Raises:
+            CatalogError: the catalogue is not initialised or its schema is old.
+            ConfigError: the ``[authz]`` policy in the configuration is invalid.
+        """
+        with self.catalog.reader() as tx:
+            yield self._guard(tx)
 
     # ------------------------------------------------------------------ set-up
     def init(self) -> InitResult:
@@ -130,6 +175,13 @@ class DFC(CheckMixin):
             except OSError as exc:
                 raise StorageError(f"cannot write {path}: {exc.strerror}") from None
             created = True
+        if self.settings.catalog_url.startswith("https://"):
+            remote = _open_catalog(self.settings.catalog_url)
+            try:
+                remote.check_schema()
+                return InitResult(path, created, remote.url)
+            finally:
+                remote.close()
         if self.settings.catalog_url.startswith("sqlite:///"):
             db = Path(self.settings.catalog_url.removeprefix("sqlite:///"))
             try:
@@ -167,12 +219,12 @@ class DFC(CheckMixin):
                 await storage.aclose()
 
         _sync.run(prepare())
-        with self.catalog.transaction() as tx:
+        with self._tx() as tx:
             return tx.add_se(info)
 
     def se_list(self) -> list[SEInfo]:
         """Return every registered storage element, sorted by name."""
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             return tx.list_ses()
 
     def se_get(self, name: str) -> SEInfo:
@@ -181,7 +233,7 @@ class DFC(CheckMixin):
         Raises:
             SENotFound: no such SE.
         """
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             return tx.get_se(name)
 
     def se_update(
@@ -192,7 +244,7 @@ class DFC(CheckMixin):
         Raises:
             SENotFound: no such SE.
         """
-        with self.catalog.transaction() as tx:
+        with self._tx() as tx:
             return tx.update_se(name, read=read, write=write)
 
     def se_ban(self, name: str, *, read: bool = True, write: bool = True) -> SEInfo:
@@ -242,7 +294,7 @@ class DFC(CheckMixin):
             SENotFound: no such SE.
             InvalidArgument: replicas still point at it.
         """
-        with self.catalog.transaction() as tx:
+        with self._tx() as tx:
             tx.remove_se(name)
 
     # ------------------------------------------------------------------ namespace
@@ -254,7 +306,7 @@ class DFC(CheckMixin):
         result: BulkResult[None] = BulkResult()
         valid = _validate_all(paths, result)
         owner, group = self._owner()
-        with self.catalog.transaction() as tx:
+        with self._tx() as tx:
             result.merge(tx.mkdir(valid, parents=parents, owner=owner, group=group))
         return result
 
@@ -262,7 +314,7 @@ class DFC(CheckMixin):
         """Return the entries (files with their replicas) of ``lfns``."""
         result: BulkResult[Entry] = BulkResult()
         valid = _validate_all(lfns, result)
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             result.merge(tx.stat(valid))
         return _ordered(result, lfns)
 
@@ -274,7 +326,7 @@ class DFC(CheckMixin):
             LFNNotFound: nothing is registered at ``path``.
         """
         path = lfnmod.validate(path)
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             entry = tx.lookup(path)
             if entry.is_dir:
                 yield from tx.list_dir(path, with_replicas=with_replicas)
@@ -290,14 +342,14 @@ class DFC(CheckMixin):
             NotADirectory: ``path`` is a file.
         """
         path = lfnmod.validate(path)
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             yield from tx.walk(path, files_only=files_only)
 
     def replicas(self, lfns: Sequence[str]) -> BulkResult[list[Replica]]:
         """Return the replicas of each of ``lfns``."""
         result: BulkResult[list[Replica]] = BulkResult()
         valid = _validate_all(lfns, result)
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             result.merge(tx.replicas(valid))
         return _ordered(result, lfns)
 
@@ -314,7 +366,7 @@ class DFC(CheckMixin):
         """
         src = lfnmod.validate(src)
         dst = lfnmod.validate(dst.rstrip("/") or "/")
-        with self.catalog.transaction() as tx:
+        with self._tx() as tx:
             target = tx.stat([dst]).succeeded.get(dst)
             if target is not None and target.is_dir:
                 dst = lfnmod.join(dst, lfnmod.basename(src))
@@ -351,14 +403,18 @@ class DFC(CheckMixin):
         from dfc.api._put import plan_put, put_one
 
         paths = [Path(s) for s in sources]
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             plan = plan_put(tx, paths, dest, recursive=recursive, overwrite=overwrite)
             storage_infos = {s.name: s for s in tx.list_ses()}
             old = tx.stat([i.lfn for i in plan.items]).succeeded if overwrite else {}
+            # Ask before moving bytes: a refused file never reaches storage.
+            refused = tx.access([i.lfn for i in plan.items], "create").failed
         target = (
             Storage(self.settings, storage_infos).writable(self._choose_se(se, storage_infos)).name
         )
         result = plan.failed
+        result.failed.update(refused)
+        plan.items[:] = [i for i in plan.items if i.lfn not in refused]
         if not plan.items and not plan.directories:
             return result
         if plan.directories:
@@ -373,7 +429,7 @@ class DFC(CheckMixin):
             owner, group = self._owner()
 
             def register_sync(record: FileRecord) -> Entry:
-                with self.catalog.transaction() as tx:
+                with self._tx() as tx:
                     tx.add_files(
                         [record], owner=owner, group=group, overwrite=overwrite
                     ).raise_first()
@@ -434,7 +490,7 @@ class DFC(CheckMixin):
         if len(valid) > 1 and not dest_is_dir:
             raise NotADirectory(f"local target {str(dest_path)!r} is not a directory")
         jobs: list[tuple[Entry, Path]] = []
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             infos = {s.name: s for s in tx.list_ses()}
             found = tx.stat(valid)
             result.failed.update(found.failed)
@@ -523,23 +579,58 @@ class DFC(CheckMixin):
 
         A file already at ``to`` is a successful no-op. Sources at the
         destination's site are preferred; every copy is verified before it is
-        registered. ``recursive`` replicates everything below directories.
+        registered, and a corrupt source fails over to another replica.
+        ``recursive`` replicates everything below directories. The files form a
+        transfer job that the engine works in this process until it is final
+        (:meth:`fts_submit`, :meth:`fts_run`); the job stays listed by
+        :meth:`fts_jobs`.
 
         Raises:
             SENotFound: ``to`` or ``source`` is unknown.
             SEBanned: ``to`` is banned for writing.
         """
+        result: BulkResult[ReplicateResult] = BulkResult()
+        valid = _validate_all(lfns, result)
+        if self.settings.catalog_url.startswith("https://"):
+            # A catalogue server's clients have no queue database: copy directly.
+            result.merge(
+                self._replicate_direct(
+                    valid, to, source=source, recursive=recursive, callback=callback
+                )
+            )
+        else:
+            result.merge(
+                self._replicate_queued(
+                    valid, to, source=source, recursive=recursive, callback=callback
+                )
+            )
+        return _ordered(result, lfns)
+
+    def _replicate_direct(
+        self,
+        lfns: Sequence[str],
+        to: str,
+        *,
+        source: str | None = None,
+        recursive: bool = False,
+        callback: Callback | None = None,
+    ) -> BulkResult[ReplicateResult]:
+        """Copy and register each file directly, without a job (remote catalogues)."""
         from dfc.api._replicate import replicate_one
 
         result: BulkResult[ReplicateResult] = BulkResult()
         valid = _validate_all(lfns, result)
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             infos = {s.name: s for s in tx.list_ses()}
             storage_check = Storage(self.settings, infos)
             storage_check.writable(to)
             if source is not None:
                 storage_check.info(source)
             entries = self._expand(tx, valid, recursive, result)
+            copies = [e.lfn for e in entries if all(r.se != to for r in e.replicas)]
+            refused = tx.access(copies, "write").failed
+        result.failed.update(refused)
+        entries = [e for e in entries if e.lfn not in refused]
         if callback is not None:
             callback.set_size(sum(e.size for e in entries if all(r.se != to for r in e.replicas)))
 
@@ -549,7 +640,7 @@ class DFC(CheckMixin):
             limit = asyncio.Semaphore(self.settings.transfer_concurrency)
 
             def register_sync(lfn: str, replica: Replica) -> None:
-                with self.catalog.transaction() as tx:
+                with self._tx() as tx:
                     tx.add_replicas([(lfn, replica)]).raise_first()
 
             async def register(lfn: str, replica: Replica) -> None:
@@ -617,7 +708,7 @@ class DFC(CheckMixin):
         """
         result: BulkResult[RemoveResult] = BulkResult()
         valid = _validate_all(lfns, result)
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             infos = {s.name: s for s in tx.list_ses()}
             if se is not None:
                 Storage(self.settings, infos).info(se)
@@ -662,10 +753,10 @@ class DFC(CheckMixin):
         if root == "/":
             result.failed[root] = InvalidArgument("refusing to remove the root directory")
             return
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             dirs = [e.lfn for e in tx.walk(root) if e.is_dir]
         dirs.sort(key=lambda d: d.count("/"), reverse=True)
-        with self.catalog.transaction() as tx:
+        with self._tx() as tx:
             removed = tx.rmdir([*dirs, root])
         if sub.failed or root in removed.failed:
             if root not in result.failed and not sub.failed:
@@ -674,10 +765,10 @@ class DFC(CheckMixin):
         result.succeeded[root] = RemoveResult(root, (), removed=True)
 
     def _file_batches(self, root: str) -> Iterator[list[Entry]]:
-        with self.catalog.reader() as tx:
+        with self._reader() as tx:
             names = [e.lfn for e in tx.walk(root, files_only=True)]
         for start in range(0, len(names), _BATCH):
-            with self.catalog.reader() as tx:
+            with self._reader() as tx:
                 found = tx.stat(names[start : start + _BATCH])
             yield list(found.succeeded.values())
 
@@ -706,6 +797,14 @@ class DFC(CheckMixin):
                     )
                 else:
                     targets.append(entry)
+        if targets:  # ask before touching storage: a refused file keeps its replicas
+            with self._reader() as tx:
+                names = [e.lfn for e in targets]
+                refused = (
+                    tx.access(names, "remove") if se is None else tx.access(names, "write")
+                ).failed
+            result.failed.update(refused)
+            targets = [e for e in targets if e.lfn not in refused]
 
         async def run() -> dict[str, Removal]:
             storage = Storage(self.settings, infos)
@@ -717,7 +816,7 @@ class DFC(CheckMixin):
                 await storage.aclose()
 
         outcome = _sync.run(run()) if targets else {}
-        with self.catalog.transaction() as tx:
+        with self._tx() as tx:
             pairs: list[tuple[str, str]] = []
             gone: list[str] = []
             for entry in targets:
@@ -760,6 +859,15 @@ class DFC(CheckMixin):
             return writable[0].name
         known = ", ".join(sorted(infos)) or "none registered; use `dfc se add`"
         raise InvalidArgument(f"no storage element given: use --se NAME (known: {known})")
+
+
+def _open_catalog(url: str) -> Catalog:
+    """The catalogue at ``url``: a catalogue server for ``https://``, else a database."""
+    if url.startswith("https://"):
+        from dfc.api._remote import RemoteCatalog
+
+        return RemoteCatalog(url)
+    return Catalog(url)
 
 
 def _worst(errors: dict[str, DFCError]) -> type[DFCError]:

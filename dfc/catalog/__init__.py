@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dfc.catalog._version import HEAD
 from dfc.catalog.db import Catalog
+from dfc.catalog.identities import AccessControl
+from dfc.catalog.queue import TransferQueue
 from dfc.catalog.tx import CatalogTx
 
-__all__ = ["HEAD", "Catalog", "CatalogTx"]
+__all__ = ["HEAD", "AccessControl", "Catalog", "CatalogTx", "TransferQueue"]

@@ -227,7 +227,7 @@ class FilesMixin(UsageMixin):
                     f"GUID {row[6]}"
                 )
         if replaced:
-            self._drop_files(replaced)
+            self._drop_files(replaced, call.usage)
         self._many(REPLICA_INSERT, self._insert_new(new, call))
         # Replicas of files registered already may race with another writer's:
         # count only those this statement really inserted.
@@ -314,19 +314,21 @@ class FilesMixin(UsageMixin):
         result: BulkResult[None] = BulkResult()
         _, db_now = self._now()
         touched: set[int] = set()
+        usage = Deltas()
         for part in chunks(list(dict.fromkeys(lfns))):
             files = self._files_by_lfn(part)
             absent = [p for p in part if p not in files]
             dirs = self._dirs_by_path(absent) if absent else {}
             ids = [row[0] for row in files.values()]
             if ids:
-                self._drop_files(ids)
+                self._drop_files(ids, usage)
             touched.update(row[1] for row in files.values())
             for path in part:
                 if path in dirs:
                     result.failed[path] = IsADirectory(f"{path}: is a directory")
                 else:
                     result.succeeded[path] = None
+        self._usage_apply(usage)
         self._touch_dirs(touched, db_now)
         return result
 

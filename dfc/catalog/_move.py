@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from dfc import lfn as _lfn
 from dfc.catalog._base import prefix_range
+from dfc.catalog._meta import MetaMixin
 from dfc.catalog._replicas import ReplicasMixin
+from dfc.catalog._usage import LOGICAL, Deltas
 from dfc.errors import AlreadyExists, InvalidArgument, LFNNotFound, PermissionDenied
 
 __all__ = ["MoveMixin"]
 
 
-class MoveMixin(ReplicasMixin):
-    """Rename within the namespace; replica paths never change."""
+class MoveMixin(ReplicasMixin, MetaMixin):
+    """Rename within the namespace; replica paths never change.
+
+    Usage counters follow a moved file to its new directory (a moved tree keeps
+    its directories, so its counters stay as they are), and metadata follows
+    the tree: a moved directory inherits from its new ancestors.
+    """
 
     def move(self, src: str, dst: str) -> None:
         """Rename the file or directory ``src`` to ``dst``.
@@ -24,6 +31,8 @@ class MoveMixin(ReplicasMixin):
             NotADirectory: the parent of ``dst`` is a file.
             AlreadyExists: ``dst`` exists.
             InvalidArgument: a directory would move into itself.
+            MetadataConflict: a directory field set in the moved tree is set on
+                an ancestor of ``dst`` too.
         """
         if src == "/":
             raise PermissionDenied("/: cannot move the root directory")
@@ -38,13 +47,11 @@ class MoveMixin(ReplicasMixin):
             raise AlreadyExists(f"{dst}: exists already")
         _, db_now = self._now()
         if src_file is not None:
-            self._q(
-                "UPDATE files SET dir_id = ?, name = ? WHERE id = ?",
-                [parent[0], _lfn.basename(dst), src_file[0]],
-            )
+            self._move_file(src_file[0], parent[0], _lfn.basename(dst))
             self._touch_dirs([src_file[1], parent[0]], db_now)
             return
         assert src_dir is not None
+        self._check_move_meta(src, dst)
         low, high = prefix_range(src)
         self._q(
             "UPDATE directories SET path = CAST(? AS TEXT) || substr(path, ?) "
@@ -56,3 +63,21 @@ class MoveMixin(ReplicasMixin):
             [dst, parent[0], src_dir[0]],
         )
         self._touch_dirs([src_dir[2], parent[0]], db_now)
+
+    def _move_file(self, file_id: int, dir_id: int, name: str) -> None:
+        """Rename one file and move its usage to its new directory."""
+        # FOR UPDATE: a replica registered meanwhile is counted in one place only.
+        lock = "" if self._sqlite else " FOR UPDATE"
+        sql = f"SELECT dir_id, size FROM files WHERE id = ?{lock}"
+        old_dir, size = self._fetchall(sql, [file_id])[0]
+        self._q("UPDATE files SET dir_id = ?, name = ? WHERE id = ?", [dir_id, name, file_id])
+        if old_dir == dir_id:
+            return
+        deltas = Deltas()
+        ses = [LOGICAL] + [
+            r[0] for r in self._fetchall("SELECT se_id FROM replicas WHERE file_id = ?", [file_id])
+        ]
+        for se_id in ses:
+            deltas.add(old_dir, se_id, -1, -size)
+            deltas.add(dir_id, se_id, 1, size)
+        self._usage_apply(deltas)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "DatasetCheck",
@@ -65,6 +65,11 @@ class MetaValue:
     level: FieldLevel
     owner: str
     inherited: bool
+
+    def __str__(self) -> str:
+        """The value as text (ISO 8601 for dates)."""
+        value = self.value
+        return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +169,8 @@ class DatasetCheck:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class DumpEntry:
-    """One file of a recursive dump.
+class DumpEntry(NamedTuple):
+    """One file of a recursive dump (a named tuple: dumps build millions).
 
     Attributes:
         lfn: the file.

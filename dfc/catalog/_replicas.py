@@ -80,10 +80,10 @@ class ReplicasMixin(FilesMixin):
                 if new is not None:
                     have[(new[0], new[1])] = (new[2], new[3])
                     rows.append((lfn, (*new, db_now)))
-            new = [r for lfn, r in rows if lfn not in result.failed]
-            if new:
+            fresh = [r for lfn, r in rows if lfn not in result.failed]
+            if fresh:
                 where = self._file_rows_locked(files.values())
-                for file_id, se_id in self._insert_replicas(new):
+                for file_id, se_id in self._insert_replicas(fresh):
                     dir_id, size = where[file_id]
                     usage.add(dir_id, se_id, 1, size)
             for lfn, _ in part:

@@ -18,6 +18,7 @@ from dfc.catalog._base import F_DIR, F_SIZE, chunks, marks, values
 from dfc.catalog._namespace import NamespaceMixin
 from dfc.catalog._records import SEUsage, Usage
 from dfc.catalog._scope import subtree
+from dfc.errors import CatalogError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -30,6 +31,9 @@ _UPSERT = (
     "INSERT INTO dir_usage (dir_id, se_id, files, bytes) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (dir_id, se_id) DO UPDATE SET files = dir_usage.files + excluded.files, "
     "bytes = dir_usage.bytes + excluded.bytes"
+)
+_DECREMENT = (
+    "UPDATE dir_usage SET files = files + ?, bytes = bytes + ? WHERE dir_id = ? AND se_id = ?"
 )
 _REPLICA_ROWS = 1000  # rows per multi-row replica INSERT (5 parameters each)
 
@@ -52,9 +56,31 @@ class UsageMixin(NamespaceMixin):
 
     # ------------------------------------------------------------ maintenance
     def _usage_apply(self, deltas: Deltas) -> None:
-        """Add ``deltas`` to the counters (in key order: no lock-order deadlocks)."""
-        rows = [(d, s, f, b) for (d, s), (f, b) in sorted(deltas.items()) if f or b]
-        self._many(_UPSERT, rows)
+        """Add ``deltas`` to the counters (in key order: no lock-order deadlocks).
+
+        Increments are upserts. Decrements update rows that must exist: a
+        missing row means the counters were already wrong, and the CHECK
+        constraint refuses any counter that would go negative.
+
+        Raises:
+            CatalogError: a counter to decrement is missing.
+        """
+        ups: list[tuple[int, int, int, int]] = []
+        downs: list[tuple[int, int, int, int]] = []
+        for (dir_id, se_id), (files, size) in sorted(deltas.items()):
+            if files >= 0 and size >= 0:
+                if files or size:
+                    ups.append((dir_id, se_id, files, size))
+            else:
+                downs.append((files, size, dir_id, se_id))
+        self._many(_UPSERT, ups)
+        if downs:
+            sql = self._sql(_DECREMENT)
+            changed = self._conn.exec_driver_sql(sql, downs).rowcount
+            if changed != len(downs):
+                raise CatalogError(
+                    "storage usage counters are inconsistent; rebuild them with `dfc du --recount`"
+                )
 
     def _current_files(self, known: dict[int, tuple[int, int]]) -> dict[int, tuple[int, int]]:
         """Return file id -> (dir_id, size) for the files of ``known``, as locked now.
@@ -111,9 +137,12 @@ class UsageMixin(NamespaceMixin):
             done.extend((r[0], r[1]) for r in self._fetchall(sql, params))
         return done
 
-    def _drop_files(self, file_ids: Sequence[int]) -> None:
-        """Delete files and their replicas by id, and uncount what was deleted."""
-        deltas = Deltas()
+    def _drop_files(self, file_ids: Sequence[int], deltas: Deltas) -> None:
+        """Delete files and their replicas by id; uncount what was deleted in ``deltas``.
+
+        The caller applies ``deltas`` once, at the end of its operation (all
+        counter rows are then locked last, in key order).
+        """
         for part in chunks(sorted(set(file_ids))):
             ids = marks(len(part))
             reps = self._fetchall(
@@ -129,7 +158,6 @@ class UsageMixin(NamespaceMixin):
                 if file_id in where:
                     dir_id, size = where[file_id]
                     deltas.add(dir_id, se_id, -1, -size)
-        self._usage_apply(deltas)
 
     # ------------------------------------------------------------ queries
     def du(self, path: str, *, own: bool = False, from_files: bool = False) -> Usage:
@@ -150,12 +178,16 @@ class UsageMixin(NamespaceMixin):
             return self._file_usage(path)
         if own:
             where, params = "d.id = ?", [row[0]]
-            count_sql, count_params = "SELECT COUNT(*) FROM directories WHERE parent_id = ?", [
-                row[0]
-            ]
+            count_sql, count_params = (
+                "SELECT COUNT(*) FROM directories WHERE parent_id = ?",
+                [row[0]],
+            )
         else:
             where, params = subtree("d", path)
-            count_sql, count_params = f"SELECT COUNT(*) - 1 FROM directories d WHERE {where}", params
+            count_sql, count_params = (
+                f"SELECT COUNT(*) - 1 FROM directories d WHERE {where}",
+                params,
+            )
         if from_files:
             sql = (
                 "SELECT 0, COUNT(*), SUM(f.size) FROM directories d "

@@ -72,6 +72,7 @@ __all__ = [
 PROPERTIES = frozenset({"admin", "production"})
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 tables = MetaData(
     naming_convention={
@@ -253,7 +254,7 @@ def _check_properties(props: Iterable[str]) -> tuple[str, ...]:
 
 
 def _check_principal(dn: str) -> str:
-    if not isinstance(dn, str) or not dn.strip() or len(dn) > 1024 or "\n" in dn:
+    if not isinstance(dn, str) or not dn.strip() or len(dn) > 1024 or _CONTROL.search(dn):
         raise InvalidArgument(f"invalid principal name {dn!r}")
     dn = dn.strip()
     if dn.startswith('"') and dn.endswith('"') and len(dn) >= 2:
@@ -263,6 +264,8 @@ def _check_principal(dn: str) -> str:
 
 
 def _fqan(text: str) -> str:
+    if not isinstance(text, str) or len(text) > 512:
+        raise InvalidArgument("an FQAN is a string of at most 512 characters")
     try:
         return normalize_fqan(text)
     except ValueError as exc:
@@ -331,7 +334,7 @@ class AccessControl:
         clean = [_check_principal(dn) for dn in dns]
         row = self._conn.execute(select(users.c.id).where(users.c.name == name)).first()
         if row is None:
-            user_id = self._conn.execute(
+            self._conn.execute(
                 insert(users).values(
                     name=name,
                     account=account,
@@ -339,7 +342,8 @@ class AccessControl:
                     properties=",".join(props or ()),
                     ctime=datetime.now(UTC),
                 )
-            ).inserted_primary_key[0]
+            )
+            user_id = self._user_id(name)
         else:
             user_id = row[0]
             changes: dict[str, Any] = {}
@@ -563,9 +567,7 @@ class AccessControl:
             _check_name("account", account)
         group_id = self._group_id(group)
         self._conn.execute(delete(fqan_rules).where(fqan_rules.c.fqan == norm))
-        self._conn.execute(
-            insert(fqan_rules).values(fqan=norm, group_id=group_id, account=account)
-        )
+        self._conn.execute(insert(fqan_rules).values(fqan=norm, group_id=group_id, account=account))
         return FqanRule(norm, group, account)
 
     def unmap_fqan(self, fqan: str) -> None:
@@ -644,9 +646,9 @@ class AccessControl:
         """
         key = principal_key(principal)
         row = self._conn.execute(
-            select(users.c.name).join(user_dns, user_dns.c.user_id == users.c.id).where(
-                user_dns.c.dn_key == key
-            )
+            select(users.c.name)
+            .join(user_dns, user_dns.c.user_id == users.c.id)
+            .where(user_dns.c.dn_key == key)
         ).first()
         user = self.get_user(row[0]) if row is not None else None
         rules: dict[str, tuple[str, str | None, str]] = {}
@@ -688,7 +690,9 @@ class AccessControl:
         return False
 
     # ------------------------------------------------------------------ entry permissions
-    def chmod(self, paths: Sequence[str], mode: int, *, recursive: bool = False) -> BulkResult[None]:
+    def chmod(
+        self, paths: Sequence[str], mode: int, *, recursive: bool = False
+    ) -> BulkResult[None]:
         """Set the mode bits of entries (with everything below for ``recursive``).
 
         Args:
@@ -752,9 +756,11 @@ class AccessControl:
                         update(files).where(files.c.dir_id.in_(below)).values(**changes)
                     )
             else:
-                parent = select(directories.c.id).where(
-                    directories.c.path == _lfn.dirname(path)
-                ).scalar_subquery()
+                parent = (
+                    select(directories.c.id)
+                    .where(directories.c.path == _lfn.dirname(path))
+                    .scalar_subquery()
+                )
                 self._conn.execute(
                     update(files)
                     .where(files.c.dir_id == parent, files.c.name == _lfn.basename(path))

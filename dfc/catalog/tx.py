@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dfc.catalog._ancestry import AncestryMixin
 from dfc.catalog._consistency import ConsistencyMixin
+from dfc.catalog._datasets import DatasetMixin
+from dfc.catalog._dump import DumpMixin
 from dfc.catalog._move import MoveMixin
 from dfc.catalog._ses import SEMixin
 
 __all__ = ["CatalogTx"]
 
 
-class CatalogTx(MoveMixin, SEMixin, ConsistencyMixin):
+class CatalogTx(DatasetMixin, AncestryMixin, DumpMixin, MoveMixin, SEMixin, ConsistencyMixin):
     """Operations on the catalogue inside one transaction.
 
     Get one from :meth:`Catalog.transaction` (writes, committed at the end of the

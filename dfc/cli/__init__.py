@@ -2,9 +2,43 @@
 
 from __future__ import annotations
 
-from dfc.cli import check, data, demo, ls, setup
+from dfc.cli import (
+    admin,
+    ancestry,
+    check,
+    data,
+    dataset,
+    demo,
+    du,
+    find,
+    fts,
+    ls,
+    meta,
+    mount,
+    perms,
+    proxy,
+    server,
+    setup,
+)
 from dfc.cli._app import app, main
 
 __all__ = ["app", "main"]
 
-_COMMAND_MODULES = (check, data, demo, ls, setup)
+_COMMAND_MODULES = (
+    admin,
+    ancestry,
+    check,
+    data,
+    dataset,
+    demo,
+    du,
+    find,
+    fts,
+    ls,
+    meta,
+    mount,
+    perms,
+    proxy,
+    server,
+    setup,
+)

@@ -94,14 +94,26 @@ def ls(
 @app.command()
 def stat(
     ctx: typer.Context,
-    lfns: LFNs,
+    lfns: Annotated[
+        list[str] | None, typer.Argument(help="Logical file names.", metavar="[LFN]...")
+    ] = None,
+    guid: Annotated[
+        str | None, typer.Option("--guid", help="Find the file registered with this GUID.")
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """Show everything the catalogue knows about files and directories.
 
-    Example: dfc stat /juno/user/a/alice/run1/detsim-001.root
+    Examples: dfc stat /juno/user/a/alice/run1/detsim-001.root ;
+    dfc stat --guid 925A4D39-41F0-49DF-9E52-115CD967BB5C
     """
-    result = state(ctx).api().stat(lfns)
+    api = state(ctx).api()
+    if guid is None and not lfns:
+        raise typer.BadParameter("give LFNs or --guid GUID")
+    result = api.stat(lfns or [])
+    if guid is not None:
+        found = api.stat_guid(guid)
+        result.succeeded = {found.lfn: found, **result.succeeded}
     if json:
         emit_json([entry_json(e) for e in result.succeeded.values()])
     else:

@@ -13,7 +13,10 @@ one (it appears in the file's attempts, never as a file state). Final states
 SUBMITTED). The job state is derived from its files' counts
 (:func:`job_state`): SUBMITTED (nothing started), ACTIVE, FINISHED (all
 finished), FINISHEDDIRTY (some finished, some failed or canceled), FAILED,
-CANCELED.
+CANCELED; the queue (:mod:`dfc.catalog.queue`) derives and stores it.
+
+:class:`Task` is a claimed file as the engine holds it in memory and
+:class:`Outcome` how its try ended.
 """
 
 from __future__ import annotations
@@ -29,23 +32,21 @@ from dfc.errors import DFCError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from dfc.models import Entry, Replica
+
 __all__ = [
     "FINAL_FILE_STATES",
     "FINAL_JOB_STATES",
     "AgentBusy",
     "AgentLost",
-    "AttemptInfo",
+    "FailedTry",
     "FileState",
-    "JobCounts",
-    "JobInfo",
     "JobState",
     "LinkPlan",
-    "LinkStats",
-    "SubmitResult",
-    "TransferFile",
+    "Outcome",
+    "Task",
     "TransferPlan",
     "error_from",
-    "job_state",
 ]
 
 
@@ -90,170 +91,6 @@ class AgentLost(DFCError):
 
 
 @dataclass(frozen=True, slots=True)
-class JobCounts:
-    """How many files of a job are in each state, and bytes.
-
-    Attributes:
-        files: every file of the job.
-        submitted: waiting (including those waiting for a retry).
-        active: claimed by an agent.
-        finished: copied and registered (or already there: ``skipped``).
-        failed: given up.
-        canceled: canceled by the operator.
-        skipped: finished without a copy: the destination had a replica already.
-        bytes_total: the size of all files.
-        bytes_done: the size of the finished files that were copied.
-    """
-
-    files: int = 0
-    submitted: int = 0
-    active: int = 0
-    finished: int = 0
-    failed: int = 0
-    canceled: int = 0
-    skipped: int = 0
-    bytes_total: int = 0
-    bytes_done: int = 0
-
-
-def job_state(counts: JobCounts, *, canceled: bool = False) -> JobState:
-    """Derive a job's state from its file counts (FTS3 rules).
-
-    A job with files still waiting or active is SUBMITTED until one of them
-    started or ended, then ACTIVE. Once every file is final: all finished is
-    FINISHED; some finished is FINISHEDDIRTY (CANCELED if the operator canceled
-    the job); none finished is FAILED if any failed, else CANCELED.
-    """
-    if counts.submitted or counts.active:
-        done = counts.finished + counts.failed + counts.canceled
-        return JobState.ACTIVE if counts.active or done else JobState.SUBMITTED
-    if counts.files and counts.finished == counts.files:
-        return JobState.FINISHED
-    if canceled:
-        return JobState.CANCELED
-    if counts.finished:
-        return JobState.FINISHEDDIRTY
-    if counts.failed:
-        return JobState.FAILED
-    return JobState.CANCELED if counts.canceled else JobState.FINISHED
-
-
-@dataclass(frozen=True, slots=True)
-class JobInfo:
-    """A transfer job as stored in the queue.
-
-    Attributes:
-        id: the job id.
-        state: derived from the file counts.
-        priority: 1 (lowest) to 5 (highest); 3 by default.
-        owner: who submitted it.
-        created: submission time (seconds since the epoch).
-        updated: last change of any of its files.
-        finished: when it became final (None while not).
-        source: the only source SE to read from, if the submitter named one.
-        description: what was submitted (for listings).
-        counts: files per state and bytes.
-        canceled: the operator canceled it.
-    """
-
-    id: int
-    state: JobState
-    priority: int
-    owner: str
-    created: float
-    updated: float
-    finished: float | None
-    source: str | None
-    description: str
-    counts: JobCounts
-    canceled: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptInfo:
-    """One failed try of a file: its source, error and when.
-
-    ``state`` is FAILED for an attempt that ended the try (the file was retried
-    later or failed) and NOT_USED for a source abandoned for another one.
-    """
-
-    attempt: int
-    source: str | None
-    state: str
-    error: str
-    kind: str
-    time: float
-    agent: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TransferFile:
-    """One (LFN, destination) pair of a job.
-
-    Attributes:
-        id: the file id (unique over all jobs).
-        job_id: its job.
-        lfn: the file.
-        dest: destination SE.
-        state: its state.
-        size: bytes (from the catalogue at submission).
-        source: the SE the bytes came from (when finished) or last tried.
-        attempt: tries started so far.
-        retries: failed tries that were retried.
-        error: the last error (``kind: message``), if any.
-        error_kind: the class of the last error (``ChecksumMismatch`` ...).
-        skipped: finished without copying: the destination had it already.
-        started: start time of the current or last try.
-        finished: end time, for final states.
-        retry_at: earliest time of the next try, while waiting.
-        agent: the agent holding it while ACTIVE.
-        attempts: the failed tries, oldest first (filled by ``files(...)``).
-    """
-
-    id: int
-    job_id: int
-    lfn: str
-    dest: str
-    state: FileState
-    size: int
-    source: str | None = None
-    attempt: int = 0
-    retries: int = 0
-    error: str | None = None
-    error_kind: str | None = None
-    skipped: bool = False
-    started: float | None = None
-    finished: float | None = None
-    retry_at: float | None = None
-    agent: int | None = None
-    attempts: tuple[AttemptInfo, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class LinkStats:
-    """Per (source SE, destination SE) figures of a job.
-
-    Attributes:
-        source: source SE (``None`` for files not started yet).
-        dest: destination SE.
-        submitted, active, finished, failed: file counts.
-        bytes_done: bytes of finished copies.
-        rate: bytes/s over the last minute of finished copies.
-        concurrency: the optimizer's current limit for the link, if known.
-    """
-
-    source: str | None
-    dest: str
-    submitted: int = 0
-    active: int = 0
-    finished: int = 0
-    failed: int = 0
-    bytes_done: int = 0
-    rate: float = 0.0
-    concurrency: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class LinkPlan:
     """Dry-run figures for one link: files and bytes to copy."""
 
@@ -270,7 +107,9 @@ class TransferPlan:
     Attributes:
         links: per preferred (source, destination) link, files and bytes.
         skipped: files already at the destination.
-        no_source: LFN -> why no replica can be read.
+        skipped_bytes: their size.
+        no_source: LFN -> why no replica can be read (the first thousand).
+        no_source_count: how many files have no usable source.
         failed: names that cannot be submitted (missing, directory without -r).
     """
 
@@ -278,6 +117,7 @@ class TransferPlan:
     skipped: int = 0
     skipped_bytes: int = 0
     no_source: dict[str, str] = field(default_factory=dict)
+    no_source_count: int = 0
     failed: dict[str, DFCError] = field(default_factory=dict)
 
     @property
@@ -289,19 +129,6 @@ class TransferPlan:
     def bytes(self) -> int:
         """Bytes to copy."""
         return sum(link.bytes for link in self.links)
-
-
-@dataclass(slots=True)
-class SubmitResult:
-    """The job created by a submission (None if no file could be queued), and rejects.
-
-    Attributes:
-        job: the new job.
-        failed: names that were not queued, with the reason.
-    """
-
-    job: JobInfo | None
-    failed: dict[str, DFCError] = field(default_factory=dict)
 
 
 def error_from(
@@ -326,3 +153,78 @@ def _known_errors() -> dict[str, type[DFCError]]:
 
 
 _KNOWN = _known_errors()
+
+
+@dataclass(slots=True)
+class Task:
+    """A file claimed by this engine: what to copy, where, and from which sources.
+
+    Attributes:
+        id: the queue's file id.
+        job_id: its job.
+        lfn: the file.
+        dest: destination SE.
+        size: bytes (from the queue; the catalogue entry is authoritative).
+        attempt: this try's number (names the temporary file).
+        retries: retries done so far.
+        priority: the job's priority.
+        only_source: the job reads only from this SE.
+        max_retries: the job's retry limit (None: the engine's).
+        recovered: taken over from a dead agent: leftovers may exist.
+        entry: the catalogue entry with replicas (None: the LFN is gone).
+        sources: usable source replicas, in the order to try.
+        unusable: replicas left out, with the reason (SE -> why).
+    """
+
+    id: int
+    job_id: int
+    lfn: str
+    dest: str
+    size: int
+    attempt: int
+    retries: int
+    priority: int
+    only_source: str | None = None
+    max_retries: int | None = None
+    recovered: bool = False
+    entry: Entry | None = None
+    sources: list[Replica] = field(default_factory=list)
+    unusable: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedTry:
+    """A source that failed during a try: NOT_USED if another source or read followed."""
+
+    source: str | None
+    state: FileState
+    error: DFCError
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How the try of a :class:`Task` ended.
+
+    Attributes:
+        task: the file.
+        state: FINISHED, FAILED, or SUBMITTED (try again at ``retry_at``).
+        source: the source used (finished) or last tried.
+        path: the destination path to register (finished after a copy).
+        skipped: finished without copying (a replica was there already).
+        copied: this try wrote the file at ``path`` (not adopted).
+        error: what ended a failed try.
+        retry_at: earliest next try (SUBMITTED).
+        count_retry: SUBMITTED counts against the retry limit.
+        tries: failed sources along the way.
+    """
+
+    task: Task
+    state: FileState
+    source: str | None = None
+    path: str | None = None
+    skipped: bool = False
+    copied: bool = False
+    error: DFCError | None = None
+    retry_at: float = 0.0
+    count_retry: bool = True
+    tries: list[FailedTry] = field(default_factory=list)

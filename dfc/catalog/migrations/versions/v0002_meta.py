@@ -17,6 +17,8 @@ Create Date: 2025-02-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -27,7 +29,7 @@ down_revision: str | None = "0001"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-_TYPES = {
+_TYPES: dict[str, Any] = {
     "int": sa.BigInteger(),
     "float": sa.Float(precision=53),
     "string": PATH,

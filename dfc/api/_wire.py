@@ -1,0 +1,283 @@
+"""The wire format between a remote catalogue client and the catalogue server.
+
+JSON, with typed values tagged so that both ends get the same Python values back:
+
+- ``None``, booleans, integers, finite floats, strings and lists are themselves (tuples
+  travel as lists and come back as tuples where a dataclass field is a tuple);
+- a dict whose keys are strings is itself, unless a key is ``"$"``: then
+  ``{"$": "map", "f": [[key, value], ...]}``;
+- ``{"$": "T", "v": "2025-01-01T00:00:00+00:00"}``: a datetime;
+- ``{"$": "set", "f": [...]}``: a (frozen) set;
+- ``{"$": "Bulk", "ok": {...}, "err": {...}}``: a :class:`~dfc.models.BulkResult`;
+- ``{"$": "E", "k": "LFNNotFound", "m": "message", "n": 2}``: a :class:`~dfc.errors.DFCError`;
+- ``{"$": "Entry", "f": [...]}``: a dataclass, its fields in declaration order. The
+  dataclasses of :mod:`dfc.models` have short tags; others are tagged
+  ``module:QualName`` and must live in a ``dfc`` module that is already imported.
+
+Decoding never imports anything and constructs only the dataclasses it is allowed to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from dfc import errors as _errors
+from dfc.errors import DFCError, InvalidArgument
+from dfc.models import BulkResult, Entry, FileInfo, FileRecord, Replica, SEInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+
+__all__ = ["decode", "dumps", "encode", "error_from", "error_json", "loads"]
+
+_SHORT: dict[str, type] = {
+    "Entry": Entry,
+    "Replica": Replica,
+    "FileRecord": FileRecord,
+    "SEInfo": SEInfo,
+    "FileInfo": FileInfo,
+}
+_TAG_OF: dict[type, str] = {cls: tag for tag, cls in _SHORT.items()}
+_FIELDS: dict[type, tuple[Callable[[Any], tuple[Any, ...]], tuple[int, ...], tuple[int, ...]]] = {}
+_NESTED: dict[type, frozenset[int]] = {}
+
+
+def _annotation(note: object) -> str:
+    """An annotation as text without spaces (a string, a ForwardRef or a type)."""
+    text = getattr(note, "__forward_arg__", note)
+    return str(text).replace(" ", "")
+
+
+def _is_record(cls: type) -> bool:
+    """A dataclass or a named tuple."""
+    return dataclasses.is_dataclass(cls) or (issubclass(cls, tuple) and hasattr(cls, "_fields"))
+
+
+def _shape(cls: type) -> tuple[Callable[[Any], tuple[Any, ...]], tuple[int, ...], tuple[int, ...]]:
+    """Per record type: a getter of its fields, and which fields are tuples / sets."""
+    shape = _FIELDS.get(cls)
+    if shape is None:
+        if dataclasses.is_dataclass(cls):
+            fields = dataclasses.fields(cls)
+            names = [f.name for f in fields]
+            kinds = [_annotation(f.type) for f in fields]
+        else:
+            names = list(cls._fields)  # type: ignore[attr-defined]
+            notes = getattr(cls, "__annotations__", {})
+            kinds = [_annotation(notes.get(n, "")) for n in names]
+
+        def getter(obj: Any) -> tuple[Any, ...]:
+            return tuple(getattr(obj, n) for n in names)
+
+        tuples = tuple(i for i, k in enumerate(kinds) if k.startswith("tuple"))
+        _NESTED[cls] = frozenset(i for i, k in enumerate(kinds) if k.startswith("tuple[tuple"))
+        sets = tuple(i for i, k in enumerate(kinds) if k.startswith(("frozenset", "set")))
+        shape = _FIELDS[cls] = (getter, tuples, sets)
+    return shape
+
+
+def _tag(cls: type) -> str:
+    tag = _TAG_OF.get(cls)
+    if tag is None:
+        tag = _TAG_OF[cls] = f"{cls.__module__}:{cls.__qualname__}"
+    return tag
+
+
+def error_json(error: DFCError) -> dict[str, Any]:
+    """The wire form of an error."""
+    return {"$": "E", "k": error.kind, "m": error.message or str(error), "n": error.errno}
+
+
+def error_from(kind: object, message: object, errno: object = None) -> DFCError:
+    """Rebuild an error from its kind (class name) and message.
+
+    Known kinds (:mod:`dfc.errors`, :mod:`dfc.auth.errors`) get their class; an unknown
+    kind becomes a plain :class:`DFCError` that keeps the errno.
+    """
+    text = message if isinstance(message, str) else ""
+    cls: object = None
+    if isinstance(kind, str) and kind.isidentifier():
+        cls = getattr(_errors, kind, None)
+        if cls is None and "dfc.auth.errors" in sys.modules:
+            cls = getattr(sys.modules["dfc.auth.errors"], kind, None)
+        if cls is None and kind in _AUTH_KINDS:
+            from dfc.auth import errors as auth_errors
+
+            cls = getattr(auth_errors, kind, None)
+    if isinstance(cls, type) and issubclass(cls, DFCError):
+        return cls(text)
+    error = DFCError(text)
+    if isinstance(errno, int) and not isinstance(errno, bool) and 0 < errno < 256:
+        error.errno = errno
+    return error
+
+
+_AUTH_KINDS = frozenset(
+    {
+        "AuthenticationFailed",
+        "CertificateError",
+        "CertificateExpired",
+        "CertificateRevoked",
+        "UntrustedCertificate",
+        "InvalidProxy",
+        "VOMSError",
+        "InvalidToken",
+        "InsufficientRights",
+        "ReadOnlyCredential",
+        "ScopeDenied",
+    }
+)
+
+
+def encode(value: Any) -> Any:
+    """Turn a value into JSON-compatible data (see the module docstring).
+
+    Raises:
+        TypeError: a value of a type the wire format cannot carry.
+    """
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is list or kind is tuple:
+        return [encode(v) for v in value]
+    if isinstance(value, tuple) and hasattr(kind, "_fields"):  # a named tuple
+        getter = _shape(kind)[0]
+        return {"$": _tag(kind), "f": [encode(v) for v in getter(value)]}
+    if kind is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise TypeError("non-finite floats cannot be sent")
+        return value
+    if kind is dict:
+        if "$" in value or not all(type(k) is str for k in value):
+            return {"$": "map", "f": [[encode(k), encode(v)] for k, v in value.items()]}
+        return {k: encode(v) for k, v in value.items()}
+    if kind is datetime:
+        return {"$": "T", "v": value.isoformat()}
+    if kind is BulkResult:
+        return {
+            "$": "Bulk",
+            "ok": encode(value.succeeded),
+            "err": {str(k): error_json(e) for k, e in value.failed.items()},
+        }
+    if isinstance(value, DFCError):
+        return error_json(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        getter = _shape(kind)[0]
+        return {"$": _tag(kind), "f": [encode(v) for v in getter(value)]}
+    if isinstance(value, set | frozenset):
+        return {"$": "set", "f": [encode(v) for v in value]}
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return encode(dict(value.items()))
+    raise TypeError(f"cannot send a value of type {kind.__name__}")
+
+
+def _lookup(tag: str, allowed: Collection[type] | None) -> type:
+    cls: object = _SHORT.get(tag)
+    if cls is None and ":" in tag:
+        module, _, name = tag.partition(":")
+        mod = sys.modules.get(module) if module.startswith("dfc.") else None
+        cls = getattr(mod, name, None) if mod is not None and name.isidentifier() else None
+    if not isinstance(cls, type) or not _is_record(cls):
+        raise InvalidArgument(f"unknown value type {tag!r}")
+    if allowed is not None and cls not in allowed:
+        raise InvalidArgument(f"a value of type {tag!r} is not accepted here")
+    return cls
+
+
+def _hook(allowed: Collection[type] | None) -> Callable[[dict[str, Any]], Any]:
+    def hook(obj: dict[str, Any]) -> Any:
+        tag = obj.get("$")
+        if tag is None:
+            return obj
+        if not isinstance(tag, str):
+            raise InvalidArgument("malformed typed value")
+        if tag == "T":
+            text = obj.get("v")
+            if not isinstance(text, str):
+                raise InvalidArgument("malformed time value")
+            try:
+                return datetime.fromisoformat(text)
+            except ValueError:
+                raise InvalidArgument(f"malformed time value {text!r}") from None
+        if tag == "E":
+            return error_from(obj.get("k"), obj.get("m"), obj.get("n"))
+        if tag == "Bulk":
+            ok, err = obj.get("ok", {}), obj.get("err", {})
+            if not isinstance(ok, dict) or not isinstance(err, dict):
+                raise InvalidArgument("malformed bulk result")
+            if not all(isinstance(e, DFCError) for e in err.values()):
+                raise InvalidArgument("malformed bulk result errors")
+            return BulkResult(succeeded=ok, failed=err)
+        fields = obj.get("f")
+        if not isinstance(fields, list):
+            raise InvalidArgument(f"malformed typed value {tag!r}")
+        if tag == "map":
+            if not all(isinstance(p, list) and len(p) == 2 for p in fields):
+                raise InvalidArgument("malformed mapping")
+            try:
+                return {k: v for k, v in fields}
+            except TypeError:
+                raise InvalidArgument("malformed mapping key") from None
+        if tag == "set":
+            try:
+                return frozenset(fields)
+            except TypeError:
+                raise InvalidArgument("malformed set") from None
+        cls = _lookup(tag, allowed)
+        _, tuples, sets = _shape(cls)
+        nested = _NESTED[cls]
+        for i in tuples:
+            if i < len(fields) and isinstance(fields[i], list):
+                items = fields[i]
+                if i in nested:
+                    items = [tuple(x) if isinstance(x, list) else x for x in items]
+                fields[i] = tuple(items)
+        for i in sets:
+            if i < len(fields) and isinstance(fields[i], list):
+                fields[i] = frozenset(fields[i])
+        try:
+            return cls(*fields)
+        except TypeError as exc:
+            raise InvalidArgument(f"malformed {tag} value: {exc}") from None
+
+    return hook
+
+
+def decode(data: Any, *, allowed: Collection[type] | None = None) -> Any:
+    """Decode JSON data that was parsed without a hook (tests, small values)."""
+    return loads(json.dumps(data), allowed=allowed)
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidArgument(f"{name} is not a number here")
+
+
+def loads(text: bytes | str, *, allowed: Collection[type] | None = None) -> Any:
+    """Parse wire JSON into values.
+
+    Args:
+        text: the JSON text.
+        allowed: the dataclasses that may be constructed (None: any ``dfc`` dataclass).
+
+    Raises:
+        InvalidArgument: not JSON, too deeply nested, or a malformed or refused value.
+    """
+    try:
+        return json.loads(text, object_hook=_hook(allowed), parse_constant=_reject_constant)
+    except InvalidArgument:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise InvalidArgument(f"malformed JSON: {str(exc)[:200]}") from None
+
+
+def dumps(value: Any) -> bytes:
+    """Encode a value as compact wire JSON (UTF-8 bytes, ASCII-only).
+
+    Raises:
+        TypeError: a value the wire format cannot carry.
+    """
+    return json.dumps(encode(value), separators=(",", ":"), allow_nan=False).encode("ascii")

@@ -1,0 +1,383 @@
+"""``s3://BUCKET/PREFIX`` storage elements: S3 object stores (Ceph RGW, EOS, AWS, SeaweedFS).
+
+Built on ``s3fs`` in asynchronous mode (one client per SE, no listing cache).
+
+- Uploads go straight to the final key: an S3 object appears atomically when
+  ``PutObject`` returns or ``CompleteMultipartUpload`` assembles the parts, so
+  no temporary name is needed. Files larger than one part (``chunk_size``,
+  8 MiB by default) use a multipart upload with ``parallel`` parts in flight; a
+  failed or cancelled upload is aborted and leaves nothing visible. Without
+  ``overwrite`` the key is checked first (a narrow race: S3 has no portable
+  "create only").
+- Directories are key prefixes: ``mkdir`` makes nothing (``mkdir("/")`` creates
+  the bucket if it is missing) and ``rmdir`` is a no-op.
+- ``copy`` is the server-side ``CopyObject`` (:class:`~dfc.se.base.SupportsCopy`).
+  S3 offers no adler32, so there is no server-side checksum.
+
+Credentials come from the SE's local options ``key``, ``secret`` (and
+``token``), which override ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` /
+``AWS_SESSION_TOKEN``; ``endpoint_url`` overrides ``AWS_ENDPOINT_URL_S3`` and
+``AWS_ENDPOINT_URL``; ``region`` overrides ``AWS_REGION`` /
+``AWS_DEFAULT_REGION`` (default ``us-east-1``). They never appear in PFNs or
+messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import s3fs
+from fsspec.callbacks import DEFAULT_CALLBACK
+
+from dfc.errors import (
+    ConfigError,
+    InvalidArgument,
+    IsADirectory,
+    NotFound,
+    PFNNotFound,
+)
+from dfc.models import FileInfo
+from dfc.se._errors import redact, translate_errors
+from dfc.se._paths import normalize
+from dfc.se._s3upload import MAX_PARTS, MultipartUpload
+from dfc.se.fsspec_se import FsspecSE, _mtime
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator, Mapping
+
+    from fsspec.callbacks import Callback
+
+    from dfc.models import SEInfo
+
+__all__ = ["S3SE", "parse_s3_url"]
+
+MiB = 1024 * 1024
+
+_OPTIONS: dict[str, type | tuple[type, ...]] = {
+    "key": str,
+    "secret": str,
+    "token": str,
+    "endpoint_url": str,
+    "region": str,
+    "addressing_style": str,
+    "chunk_size": int,
+    "parallel": int,
+    "retries": int,
+    "timeout": (int, float),
+}
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """Split ``s3://BUCKET/PREFIX`` into ``(BUCKET, "PREFIX")`` (prefix without slashes).
+
+    Raises:
+        InvalidArgument: not an ``s3://`` URL with a bucket, or credentials in it.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise InvalidArgument(f"not an s3://BUCKET/PREFIX URL: {redact(url)}")
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise InvalidArgument(
+            f"SE URL {redact(url)}: credentials and parameters belong in the local "
+            "configuration ([se.NAME] key, secret, endpoint_url), not the URL"
+        )
+    prefix = normalize(parts.path).strip("/")
+    return parts.netloc, prefix
+
+
+def _check_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    opts = dict(options)
+    unknown = sorted(set(opts) - set(_OPTIONS))
+    if unknown:
+        raise ConfigError(f"SE {name}: unknown option(s) {', '.join(unknown)}")
+    for key, value in opts.items():
+        ok = isinstance(value, _OPTIONS[key]) and not isinstance(value, bool)
+        if ok and key in ("chunk_size", "parallel", "retries", "timeout"):
+            ok = value > 0
+        if not ok:
+            raise ConfigError(f"SE {name}: option {key!r} has a wrong type or value")
+    if opts.get("addressing_style", "path") not in ("path", "virtual", "auto"):
+        raise ConfigError(f"SE {name}: addressing_style must be path, virtual or auto")
+    return opts
+
+
+class S3SE(FsspecSE):
+    """A storage element in an S3 bucket, under an optional key prefix.
+
+    Args:
+        name: the SE name.
+        url: ``s3://BUCKET[/PREFIX]``.
+        options: ``key``, ``secret``, ``token``, ``endpoint_url``, ``region``,
+            ``addressing_style`` (``path`` with an endpoint, else ``auto``),
+            ``chunk_size`` (part size, at least 5 MiB is used), ``parallel``
+            (parts in flight), ``retries`` (attempts per request), ``timeout``
+            (seconds per request).
+        env: the environment to read ``AWS_*`` defaults from (``os.environ``).
+
+    Raises:
+        InvalidArgument: ``url`` is not a usable ``s3://`` URL.
+        ConfigError: an option is unknown or has the wrong type.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.bucket, self.prefix = parse_s3_url(url)
+        opts = _check_options(name, options or {})
+        env = os.environ if env is None else env
+        key = opts.get("key") or env.get("AWS_ACCESS_KEY_ID")
+        secret = opts.get("secret") or env.get("AWS_SECRET_ACCESS_KEY")
+        token = opts.get("token") or env.get("AWS_SESSION_TOKEN")
+        endpoint = (
+            opts.get("endpoint_url")
+            or env.get("AWS_ENDPOINT_URL_S3")
+            or env.get("AWS_ENDPOINT_URL")
+        )
+        self.region = (
+            opts.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        ) or "us-east-1"
+        self.endpoint_url = endpoint
+        self.parallel = int(opts.get("parallel", 4))
+        timeout = float(opts.get("timeout", 60))
+        style = opts.get("addressing_style", "path" if endpoint else "auto")
+        self._secrets = tuple(s for s in (key, secret, token) if s)
+        fs = s3fs.S3FileSystem(
+            key=key,
+            secret=secret,
+            token=token,
+            endpoint_url=endpoint,
+            client_kwargs={"region_name": self.region},
+            config_kwargs={
+                "s3": {"addressing_style": style},
+                "retries": {"max_attempts": int(opts.get("retries", 3)), "mode": "standard"},
+                "connect_timeout": min(10.0, timeout),
+                "read_timeout": timeout,
+            },
+            asynchronous=True,
+            skip_instance_cache=True,
+            use_listings_cache=False,
+        )
+        # botocore retries already; s3fs's own loop (5 by default) would multiply them.
+        fs.retries = 2
+        root = f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
+        url = f"s3://{root}"
+        super().__init__(name, url, fs, root, chunk_size=int(opts.get("chunk_size", 8 * MiB)))
+
+    @classmethod
+    def from_info(cls, info: SEInfo, options: Mapping[str, Any] | None = None) -> S3SE:
+        """Build from a catalogue SE record and local options (see the class).
+
+        Raises:
+            ConfigError: an option is unknown or has the wrong type.
+            InvalidArgument: the URL is not a usable ``s3://`` URL.
+        """
+        return cls(info.name, info.url, options)
+
+    def __repr__(self) -> str:
+        return f"S3SE({self.name!r}, {self.url!r})"
+
+    # ------------------------------------------------------------ helpers
+
+    def _errors(self, norm: str, op: str) -> translate_errors:
+        return translate_errors(self.url + norm, op, self._secrets)
+
+    def _key(self, norm: str) -> str:
+        return f"{self.prefix}{norm}".lstrip("/") if norm != "/" else self.prefix
+
+    def _path_of_key(self, key: str) -> str:
+        return normalize(key[len(self.prefix) :] if self.prefix else key)
+
+    # ------------------------------------------------------------ reading
+
+    async def ls(self, path: str) -> list[FileInfo]:
+        """List the keys and prefixes one level below ``path``.
+
+        Raises:
+            PFNNotFound: nothing exists below ``path`` (or the bucket is missing).
+            NotADirectory: ``path`` is an object.
+        """
+        norm = normalize(path)
+        try:
+            return await super().ls(norm)
+        except PFNNotFound:
+            if norm != "/":
+                raise
+        async with self._errors(norm, "ls"):
+            await self.fs._call_s3("head_bucket", Bucket=self.bucket)
+        return []  # an empty prefix in an existing bucket: an empty SE
+
+    async def walk(self, path: str) -> AsyncIterator[FileInfo]:
+        """Yield every object below ``path`` from flat, paged listings (no per-directory calls).
+
+        A missing path yields nothing; an object yields itself.
+
+        Raises:
+            PermissionDenied: the bucket cannot be listed.
+        """
+        norm = normalize(path)
+        prefix = self._key(norm)
+        prefix = f"{prefix}/" if prefix else ""
+        found = False
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+            if token:
+                kwargs["ContinuationToken"] = token
+            try:
+                async with self._errors(norm, "walk"):
+                    page = await self.fs._call_s3("list_objects_v2", **kwargs)
+            except NotFound:
+                return
+            for item in page.get("Contents", ()):
+                key = str(item["Key"])
+                if key.endswith("/"):  # a "directory marker" some tools create
+                    continue
+                found = True
+                yield FileInfo(
+                    path=self._path_of_key(key), size=int(item["Size"]), mtime=_mtime(item)
+                )
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                break
+        if not found and norm != "/":
+            try:
+                info = await self.stat(norm)
+            except NotFound:
+                return
+            if info.type == "file":
+                yield info
+
+    async def read_range(self, path: str, offset: int, length: int) -> bytes:
+        """Return up to ``length`` bytes of ``path`` from ``offset``.
+
+        Raises:
+            PFNNotFound: the file does not exist.
+            IsADirectory: ``path`` is a prefix.
+            InvalidArgument: ``offset`` or ``length`` is negative.
+        """
+        if offset < 0 or length < 0:
+            raise InvalidArgument(f"invalid range offset={offset} length={length}")
+        norm = normalize(path)
+        info = await self.stat(norm)
+        if info.type == "directory":
+            raise IsADirectory(f"read {self.pfn(norm)}: is a directory")
+        end = min(info.size, offset + length)
+        if offset >= end:  # S3 refuses unsatisfiable ranges
+            return b""
+        async with self._errors(norm, "read"):
+            return await self._cat(norm, offset, end)
+
+    # ------------------------------------------------------------ writing
+
+    async def put(
+        self,
+        src: AsyncIterable[bytes],
+        path: str,
+        *,
+        size: int | None = None,
+        overwrite: bool = False,
+        callback: Callback | None = None,
+    ) -> FileInfo:
+        """Upload ``src`` to the key of ``path`` (multipart above one part).
+
+        Raises:
+            AlreadyExists: ``path`` exists and ``overwrite`` is false.
+            IsADirectory: ``path`` is a prefix with objects below it.
+            SizeMismatch: ``size`` was given and the stream had another length.
+            SEUnavailable, SETimeout: the server failed (the upload is aborted).
+        """
+        norm = normalize(path)
+        cb = callback or DEFAULT_CALLBACK
+        if size is not None:
+            cb.set_size(size)
+        part = self.chunk_size
+        if size is not None:
+            part = max(part, -(-size // MAX_PARTS))
+        upload = MultipartUpload(self.fs, self.bucket, self._key(norm), part, self.parallel)
+        async with self._errors(norm, "put"):
+            await self._check_target(norm, overwrite)
+        try:
+            total = await self._pump(src, upload, size, norm, cb)
+            async with self._errors(norm, "put"):
+                await upload.close()
+        except BaseException:
+            await asyncio.shield(upload.abort())
+            raise
+        return FileInfo(path=norm, size=total)
+
+    async def copy(self, src: str, dst: str) -> None:
+        """Copy object ``src`` to ``dst`` on the server (``CopyObject``), replacing ``dst``.
+
+        Raises:
+            PFNNotFound: ``src`` does not exist.
+            IsADirectory: ``src`` is a prefix.
+        """
+        snorm, dnorm = normalize(src), normalize(dst)
+        async with self._errors(snorm, "copy"):
+            if (await self._info(snorm)).get("type") == "directory":
+                raise IsADirectory(f"copy {self.pfn(snorm)}: is a directory")
+            await self.fs._cp_file(self._fspath(snorm), self._fspath(dnorm))
+
+    async def rename(self, src: str, dst: str, *, overwrite: bool = False) -> None:
+        """Move object ``src`` to ``dst`` (server-side copy, then delete).
+
+        Raises:
+            PFNNotFound: ``src`` does not exist.
+            AlreadyExists: ``dst`` exists and ``overwrite`` is false.
+            IsADirectory: ``src`` is a prefix (renaming one would copy every object).
+            InvalidArgument: ``src`` or ``dst`` is the SE root.
+        """
+        snorm, dnorm = normalize(src), normalize(dst)
+        if "/" in (snorm, dnorm):
+            raise InvalidArgument(f"rename {self.pfn(snorm)}: cannot move the SE root")
+        async with self._errors(snorm, "rename"):
+            if (await self._info(snorm)).get("type") == "directory":
+                raise IsADirectory(f"rename {self.pfn(snorm)}: cannot rename a prefix")
+            await self._check_target(dnorm, overwrite)
+            await self.fs._cp_file(self._fspath(snorm), self._fspath(dnorm))
+            await self.fs._rm_file(self._fspath(snorm))
+
+    async def mkdir(self, path: str) -> None:
+        """Nothing to make: prefixes exist through their objects; ``/`` makes the bucket.
+
+        Raises:
+            PermissionDenied: the bucket is missing and may not be created.
+        """
+        norm = normalize(path)
+        if norm != "/":
+            return
+        async with self._errors(norm, "mkdir"):
+            try:
+                await self.fs._call_s3("head_bucket", Bucket=self.bucket)
+            except FileNotFoundError:
+                kwargs: dict[str, Any] = {"Bucket": self.bucket}
+                if self.region != "us-east-1":
+                    kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+                with contextlib.suppress(FileExistsError):  # created meanwhile, or ours
+                    await self.fs._call_s3("create_bucket", **kwargs)
+
+    async def rmdir(self, path: str) -> None:
+        """A no-op: a prefix vanishes with its last object.
+
+        Raises:
+            InvalidArgument: ``path`` is the SE root.
+        """
+        if normalize(path) == "/":
+            raise InvalidArgument(f"rmdir {self.url}/: cannot remove the SE root")
+
+    async def close(self) -> None:
+        """Close the S3 client's connections."""
+        client = getattr(self.fs, "_s3", None)
+        if client is not None:
+            self.fs._s3 = None
+            await client.close()
+        await super().close()

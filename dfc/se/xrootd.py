@@ -1,0 +1,564 @@
+"""``root://`` storage elements: XRootD servers (xrootd, EOS, dCache) via the XRootD client.
+
+Everything goes through the XRootD client's own asynchronous API (PyPI
+``xrootd``), its callbacks turned into asyncio futures (:mod:`dfc.se._xrd`): no
+thread waits on the network, and no directory listing is cached (fsspec-xrootd
+keeps stale listings after removals, so it is not used).
+
+- Writes open a temporary name next to the target (``New | MakePath``), write
+  ``chunk_size`` blocks at increasing offsets with up to ``parallel`` requests in
+  flight, close, and ``mv`` the file into place.
+- Reads open the file once and keep ``parallel`` range requests in flight.
+- ``checksum(path, "adler32")`` asks the server (``query checksum``; the server
+  needs ``xrootd.chksum adler32``), so uploads are verified by the server.
+
+URLs look like ``root://HOST[:PORT]//BASE/PATH`` (a single slash after the host
+means the same absolute path). Grid credentials are the XRootD client's own
+business: it reads ``X509_USER_PROXY`` and ``X509_CERT_DIR`` (and ``XRD_*``
+settings) from the environment. Paths containing ``?`` are refused: XRootD would
+take the rest for CGI parameters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import posixpath
+from typing import TYPE_CHECKING, Any
+
+from fsspec.callbacks import DEFAULT_CALLBACK
+from XRootD.client.flags import DirListFlags, MkDirFlags, OpenFlags, QueryCode, StatInfoFlags
+
+from dfc.checksum import normalize_adler32
+from dfc.errors import (
+    AlreadyExists,
+    ConfigError,
+    InvalidArgument,
+    IsADirectory,
+    NotADirectory,
+    NotFound,
+    SizeMismatch,
+)
+from dfc.models import FileInfo
+from dfc.se import _xrd
+from dfc.se._errors import XRootDFailure, redact, translate_errors, translate_exception
+from dfc.se._paths import normalize, parent, temp_path
+from dfc.se._walk import walk_tree
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator, Mapping
+
+    from fsspec.callbacks import Callback
+
+    from dfc.models import SEInfo
+
+__all__ = ["XRootDSE", "parse_root_url"]
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+_FILE_MODE = 0o644
+_DIR_MODE = 0o755
+_FS_ERROR = 3005  # kXR_FSError
+_UNSUPPORTED = (3013, 3000)  # kXR_Unsupported, kXR_ArgInvalid
+_QUERY_NOT_SUPPORTED = 205  # errQueryNotSupported (client side)
+
+
+def parse_root_url(url: str) -> tuple[str, str]:
+    """Split ``root://HOST[:PORT]//BASE`` into ``(HOST[:PORT], "/BASE")`` (``""`` for ``/``).
+
+    Raises:
+        InvalidArgument: not a ``root://`` URL with a host, or it has CGI (``?``).
+    """
+    if not url.startswith("root://"):
+        raise InvalidArgument(f"not a root:// URL: {redact(url)}")
+    host, _, path = url[len("root://") :].partition("/")
+    if not host or "?" in url or "#" in host:
+        raise InvalidArgument(
+            f"invalid XRootD SE URL {redact(url)}: expected root://HOST[:PORT]//PATH"
+        )
+    base = normalize(path)
+    return host, "" if base == "/" else base
+
+
+def _positive_int(name: str, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"SE {name}: option {key!r} must be a positive integer")
+    return value
+
+
+class XRootDSE:
+    """A storage element on an XRootD server.
+
+    Args:
+        name: the SE name.
+        url: ``root://HOST[:PORT]//BASE``.
+        chunk_size: bytes per read and write request.
+        timeout: seconds one request may take before it fails with ``SETimeout``.
+        parallel: read or write requests in flight per file.
+
+    Raises:
+        InvalidArgument: ``url`` is not a usable ``root://`` URL.
+    """
+
+    remote_checksum = True
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        chunk_size: int = 8 * MiB,
+        timeout: int = 120,
+        parallel: int = 4,
+    ) -> None:
+        self.host, self.base = parse_root_url(url)
+        self.name = name
+        self.url = f"root://{self.host}/{self.base}"
+        self.chunk_size = chunk_size
+        self.timeout = timeout
+        self.parallel = parallel
+        _xrd.configure_client()
+        self._fs = _xrd.new_filesystem(f"root://{self.host}")
+
+    @classmethod
+    def from_info(cls, info: SEInfo, options: Mapping[str, Any] | None = None) -> XRootDSE:
+        """Build from a catalogue SE record and local options.
+
+        Options: ``chunk_size`` (bytes), ``timeout`` (seconds per request),
+        ``parallel`` (requests in flight per file); all positive integers.
+
+        Raises:
+            ConfigError: an option is unknown or has the wrong type.
+            InvalidArgument: the URL is not a usable ``root://`` URL.
+        """
+        opts = dict(options or {})
+        kwargs = {
+            key: _positive_int(info.name, key, opts.pop(key))
+            for key in ("chunk_size", "timeout", "parallel")
+            if key in opts
+        }
+        if opts:
+            raise ConfigError(f"SE {info.name}: unknown option(s) {', '.join(sorted(opts))}")
+        return cls(info.name, info.url, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"XRootDSE({self.name!r}, {self.url!r})"
+
+    # ------------------------------------------------------------ helpers
+
+    def pfn(self, path: str) -> str:
+        """Return ``root://HOST//BASE/PATH``.
+
+        Raises:
+            InvalidArgument: ``path`` escapes the SE root.
+        """
+        return f"root://{self.host}/{self.base}{normalize(path)}"
+
+    def _norm(self, path: str) -> str:
+        norm = normalize(path)
+        if "?" in norm:
+            raise InvalidArgument(f"XRootD path {norm!r}: '?' is not allowed in names")
+        return norm
+
+    def _fspath(self, norm: str) -> str:
+        return self.base + norm if norm != "/" else self.base or "/"
+
+    def _file_url(self, norm: str) -> str:
+        return f"root://{self.host}/{self._fspath(norm)}"
+
+    def _errors(self, norm: str, op: str) -> translate_errors:
+        return translate_errors(self.pfn(norm), op)
+
+    def _info(self, norm: str, stat: Any) -> FileInfo:
+        is_dir = bool(stat.flags & StatInfoFlags.IS_DIR)
+        return FileInfo(
+            path=norm,
+            size=0 if is_dir else int(stat.size),
+            type="directory" if is_dir else "file",
+            mtime=float(stat.modtime),
+        )
+
+    async def _stat(self, norm: str) -> Any:
+        return await _xrd.call(self._fs.stat, self._fspath(norm), timeout=self.timeout)
+
+    async def _exists(self, norm: str) -> Any | None:
+        try:
+            return await self._stat(norm)
+        except XRootDFailure as exc:
+            if _is_missing(exc):
+                return None
+            raise
+
+    # ------------------------------------------------------------ reading
+
+    async def stat(self, path: str) -> FileInfo:
+        """Return size, type and mtime of ``path``.
+
+        Raises:
+            PFNNotFound: nothing exists at ``path``.
+            SEUnavailable: the server cannot be reached.
+        """
+        norm = self._norm(path)
+        async with self._errors(norm, "stat"):
+            return self._info(norm, await self._stat(norm))
+
+    async def ls(self, path: str) -> list[FileInfo]:
+        """List directory ``path``, sorted by path.
+
+        Raises:
+            PFNNotFound: the directory does not exist.
+            NotADirectory: ``path`` is a file.
+        """
+        norm = self._norm(path)
+        async with self._errors(norm, "ls"):
+            listing = await _xrd.call(
+                self._fs.dirlist, self._fspath(norm), DirListFlags.STAT, timeout=self.timeout
+            )
+        infos = []
+        for entry in listing or ():
+            child = posixpath.join(norm, entry.name)
+            if entry.statinfo is None:  # the server could not stat it: report a bare file
+                infos.append(FileInfo(path=child, size=0))
+            else:
+                infos.append(self._info(child, entry.statinfo))
+        return sorted(infos, key=lambda i: i.path)
+
+    def walk(self, path: str) -> AsyncIterator[FileInfo]:
+        """Yield every file below ``path``; a missing path yields nothing, a file itself.
+
+        Raises:
+            PermissionDenied: a directory cannot be listed.
+        """
+        return walk_tree(self.ls, self.stat, self._norm(path))
+
+    async def _open(self, norm: str, op: str) -> Any:
+        handle = _xrd.new_file()
+        async with self._errors(norm, op):
+            await _xrd.call(handle.open, self._file_url(norm), OpenFlags.READ, timeout=self.timeout)
+            stat = await _xrd.call(handle.stat, timeout=self.timeout)
+        return handle, int(stat.size)
+
+    async def _close(self, handle: Any, pending: list[_xrd.Request]) -> None:
+        for request in pending:
+            await request.settle()
+        if handle.is_open():
+            try:
+                await _xrd.call(handle.close, timeout=self.timeout)
+            except XRootDFailure as exc:
+                # Closing a file opened for reading changes nothing on the server.
+                log.debug("%s: close after read failed: %s", self.name, exc)
+
+    async def open_read(
+        self, path: str, offset: int = 0, length: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Stream ``path`` with up to ``parallel`` range requests in flight.
+
+        Raises:
+            PFNNotFound: the file does not exist.
+            IsADirectory: ``path`` is a directory.
+            InvalidArgument: ``offset`` or ``length`` is negative.
+        """
+        if offset < 0 or (length is not None and length < 0):
+            raise InvalidArgument(f"invalid range offset={offset} length={length}")
+        norm = self._norm(path)
+        handle, size = await self._open(norm, "read")
+        end = size if length is None else min(size, offset + length)
+        pending: list[_xrd.Request] = []
+        try:
+            async with self._errors(norm, "read"):
+                pos = offset
+                while pos < end or pending:
+                    while pos < end and len(pending) < self.parallel:
+                        n = min(self.chunk_size, end - pos)
+                        pending.append(_xrd.submit(handle.read, pos, n, timeout=self.timeout))
+                        pos += n
+                    data: bytes = await pending[0].result()
+                    pending.pop(0)
+                    if data:
+                        yield data
+        finally:
+            await asyncio.shield(self._close(handle, pending))
+
+    async def read_range(self, path: str, offset: int, length: int) -> bytes:
+        """Return up to ``length`` bytes of ``path`` from ``offset``.
+
+        Raises:
+            PFNNotFound: the file does not exist.
+            IsADirectory: ``path`` is a directory.
+            InvalidArgument: ``offset`` or ``length`` is negative.
+        """
+        if offset < 0 or length < 0:
+            raise InvalidArgument(f"invalid range offset={offset} length={length}")
+        norm = self._norm(path)
+        handle, size = await self._open(norm, "read")
+        try:
+            n = max(0, min(length, size - offset))
+            if n == 0:
+                return b""
+            async with self._errors(norm, "read"):
+                data: bytes = await _xrd.call(handle.read, offset, n, timeout=self.timeout)
+                return data
+        finally:
+            await asyncio.shield(self._close(handle, []))
+
+    # ------------------------------------------------------------ writing
+
+    async def put(
+        self,
+        src: AsyncIterable[bytes],
+        path: str,
+        *,
+        size: int | None = None,
+        overwrite: bool = False,
+        callback: Callback | None = None,
+    ) -> FileInfo:
+        """Write ``src`` to a temporary name next to ``path``, then move it into place.
+
+        Raises:
+            AlreadyExists: ``path`` exists and ``overwrite`` is false.
+            IsADirectory: ``path`` is a directory.
+            SizeMismatch: ``size`` was given and the stream had another length.
+            SEUnavailable, SETimeout: the server failed (the put left nothing).
+        """
+        norm = self._norm(path)
+        cb = callback or DEFAULT_CALLBACK
+        if size is not None:
+            cb.set_size(size)
+        tmp = temp_path(norm)
+        writer = _Writer(_xrd.new_file(), self.parallel, self.timeout)
+        async with self._errors(norm, "put"):
+            await self._check_target(norm, overwrite)
+            await _xrd.call(
+                writer.handle.open,
+                self._file_url(tmp),
+                OpenFlags.NEW | OpenFlags.MAKEPATH,
+                _FILE_MODE,
+                timeout=self.timeout,
+            )
+        try:
+            total = await self._pump(src, writer, size, norm, cb)
+            async with self._errors(norm, "put"):
+                await writer.close()
+                await self._commit(tmp, norm, overwrite)
+        except BaseException:
+            await asyncio.shield(self._abort(writer, tmp))
+            raise
+        return FileInfo(path=norm, size=total)
+
+    async def _check_target(self, norm: str, overwrite: bool) -> None:
+        if norm == "/":
+            raise IsADirectory(f"put {self.pfn(norm)}: is the SE root")
+        stat = await self._exists(norm)
+        if stat is None:
+            return
+        if stat.flags & StatInfoFlags.IS_DIR:
+            raise IsADirectory(f"put {self.pfn(norm)}: is a directory")
+        if not overwrite:
+            raise AlreadyExists(f"put {self.pfn(norm)}: file exists")
+
+    async def _pump(
+        self,
+        src: AsyncIterable[bytes],
+        writer: _Writer,
+        size: int | None,
+        norm: str,
+        cb: Callback,
+    ) -> int:
+        batch: list[bytes] = []
+        batched = total = 0
+        # Only the writes are translated: an error of ``src`` (the caller's
+        # stream, maybe another SE) propagates unchanged.
+        async for chunk in src:
+            if not chunk:
+                continue
+            total += len(chunk)
+            if size is not None and total > size:
+                raise SizeMismatch(
+                    f"put {self.pfn(norm)}: stream longer than the expected {size} bytes"
+                )
+            batch.append(bytes(chunk))
+            batched += len(chunk)
+            cb.relative_update(len(chunk))
+            if batched >= self.chunk_size:
+                async with self._errors(norm, "put"):
+                    await writer.write(b"".join(batch))
+                batch, batched = [], 0
+        if batch:
+            async with self._errors(norm, "put"):
+                await writer.write(b"".join(batch))
+        if size is not None and total != size:
+            raise SizeMismatch(f"put {self.pfn(norm)}: stream had {total} bytes, expected {size}")
+        return total
+
+    async def _commit(self, tmp: str, norm: str, overwrite: bool) -> None:
+        # XRootD's mv replaces an existing target: check first (a narrow race).
+        if not overwrite and await self._exists(norm) is not None:
+            raise AlreadyExists(f"put {self.pfn(norm)}: file exists")
+        await _xrd.call(self._fs.mv, self._fspath(tmp), self._fspath(norm), timeout=self.timeout)
+
+    async def _abort(self, writer: _Writer, tmp: str) -> None:
+        """Drop a failed upload; its own failures must not hide the first error."""
+        await writer.abort()
+        try:
+            await _xrd.call(self._fs.rm, self._fspath(tmp), timeout=self.timeout)
+        except XRootDFailure as exc:
+            if not _is_missing(exc):
+                log.warning(
+                    "%s: could not remove the partial upload %s: %s",
+                    self.name,
+                    self.pfn(tmp),
+                    exc,
+                )
+
+    # ------------------------------------------------------------ namespace
+
+    async def rename(self, src: str, dst: str, *, overwrite: bool = False) -> None:
+        """Move ``src`` to ``dst`` (creating ``dst``'s parents).
+
+        Raises:
+            PFNNotFound: ``src`` does not exist.
+            AlreadyExists: ``dst`` exists and ``overwrite`` is false.
+            InvalidArgument: ``src`` or ``dst`` is the SE root.
+        """
+        snorm, dnorm = self._norm(src), self._norm(dst)
+        if "/" in (snorm, dnorm):
+            raise InvalidArgument(f"rename {self.pfn(snorm)}: cannot move the SE root")
+        async with self._errors(snorm, "rename"):
+            await self._stat(snorm)
+            if not overwrite and await self._exists(dnorm) is not None:
+                raise AlreadyExists(f"rename {self.pfn(dnorm)}: file exists")
+            await self._mkdir(parent(dnorm))
+            await _xrd.call(
+                self._fs.mv, self._fspath(snorm), self._fspath(dnorm), timeout=self.timeout
+            )
+
+    async def rm(self, path: str) -> None:
+        """Remove the file ``path``.
+
+        Raises:
+            PFNNotFound: the file does not exist.
+            IsADirectory: ``path`` is a directory.
+        """
+        norm = self._norm(path)
+        async with self._errors(norm, "rm"):
+            try:
+                await _xrd.call(self._fs.rm, self._fspath(norm), timeout=self.timeout)
+            except XRootDFailure as exc:
+                if exc.server_errno == _FS_ERROR:
+                    stat = await self._exists(norm)
+                    if stat is not None and stat.flags & StatInfoFlags.IS_DIR:
+                        raise IsADirectory(f"rm {self.pfn(norm)}: is a directory") from exc
+                raise
+
+    async def _mkdir(self, norm: str) -> None:
+        await _xrd.call(
+            self._fs.mkdir,
+            self._fspath(norm),
+            MkDirFlags.MAKEPATH,
+            _DIR_MODE,
+            timeout=self.timeout,
+        )
+
+    async def mkdir(self, path: str) -> None:
+        """Create directory ``path`` and its parents; an existing one is fine.
+
+        Raises:
+            AlreadyExists: a file is in the way.
+        """
+        norm = self._norm(path)
+        async with self._errors(norm, "mkdir"):
+            await self._mkdir(norm)
+
+    async def rmdir(self, path: str) -> None:
+        """Remove the empty directory ``path``.
+
+        Raises:
+            PFNNotFound: the directory does not exist.
+            DirectoryNotEmpty: it still holds entries.
+            NotADirectory: ``path`` is a file.
+            InvalidArgument: ``path`` is the SE root.
+        """
+        norm = self._norm(path)
+        if norm == "/":
+            raise InvalidArgument(f"rmdir {self.pfn(norm)}: cannot remove the SE root")
+        async with self._errors(norm, "rmdir"):
+            # xrootd 5.5 reports success for a missing directory: look first.
+            if not (await self._stat(norm)).flags & StatInfoFlags.IS_DIR:
+                raise NotADirectory(f"rmdir {self.pfn(norm)}: not a directory")
+            await _xrd.call(self._fs.rmdir, self._fspath(norm), timeout=self.timeout)
+
+    # ------------------------------------------------------------ capabilities
+
+    async def checksum(self, path: str, algo: str) -> str | None:
+        """Ask the server for the ``algo`` checksum of ``path`` (``query checksum``).
+
+        Returns ``None`` when the server does not compute ``algo``.
+
+        Raises:
+            PFNNotFound: the file does not exist.
+            IsADirectory: ``path`` is a directory.
+        """
+        norm = self._norm(path)
+        algo = algo.lower()
+        async with self._errors(norm, "checksum"):
+            try:
+                answer = await _xrd.call(
+                    self._fs.query,
+                    QueryCode.CHECKSUM,
+                    f"{self._fspath(norm)}?cks.type={algo}",
+                    timeout=self.timeout,
+                )
+            except XRootDFailure as exc:
+                if exc.server_errno in _UNSUPPORTED or exc.code == _QUERY_NOT_SUPPORTED:
+                    return None
+                raise
+        name, _, value = bytes(answer).rstrip(b"\x00").decode("ascii", "replace").partition(" ")
+        if name.strip().lower() != algo or not value.strip():
+            return None
+        value = value.strip().lower()
+        return normalize_adler32(value) if algo == "adler32" else value
+
+    async def close(self) -> None:
+        """Nothing to release: the XRootD client owns its connections."""
+
+
+def _is_missing(exc: XRootDFailure) -> bool:
+    """True when ``exc`` says the path does not exist."""
+    return isinstance(translate_exception(exc, ""), NotFound)
+
+
+class _Writer:
+    """Writes one XRootD file at increasing offsets, ``parallel`` requests in flight."""
+
+    def __init__(self, handle: Any, parallel: int, timeout: int) -> None:
+        self.handle = handle
+        self._parallel = parallel
+        self._timeout = timeout
+        self._offset = 0
+        self._pending: list[_xrd.Request] = []
+
+    async def write(self, data: bytes) -> None:
+        self._pending.append(
+            _xrd.submit(self.handle.write, data, self._offset, len(data), timeout=self._timeout)
+        )
+        self._offset += len(data)
+        while len(self._pending) >= self._parallel:
+            await self._pending[0].result()
+            self._pending.pop(0)
+
+    async def close(self) -> None:
+        while self._pending:
+            await self._pending[0].result()
+            self._pending.pop(0)
+        await _xrd.call(self.handle.close, timeout=self._timeout)
+
+    async def abort(self) -> None:
+        pending, self._pending = self._pending, []
+        for request in pending:
+            await request.settle()
+        if self.handle.is_open():
+            try:
+                await _xrd.call(self.handle.close, timeout=self._timeout)
+            except XRootDFailure as exc:
+                log.debug("closing an aborted upload failed: %s", exc)

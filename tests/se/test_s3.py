@@ -1,0 +1,349 @@
+"""s3:// storage elements against a real S3 server (SeaweedFS ``weed mini``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import uuid
+
+import botocore.exceptions
+import pytest
+
+from dfc.errors import (
+    AlreadyExists,
+    ConfigError,
+    DFCError,
+    InvalidArgument,
+    IsADirectory,
+    NoSpace,
+    OptionalDependencyMissing,
+    PermissionDenied,
+    PFNNotFound,
+    SETimeout,
+    SEUnavailable,
+    StorageError,
+)
+from dfc.models import SEInfo
+from dfc.se import StorageElement, SupportsChecksum, SupportsCopy, open_se
+from dfc.se._errors import translate_exception
+from dfc.se.s3 import S3SE, parse_s3_url
+from dfc.se.testing import SEConformance, SEOutageConformance, read_all, stream
+from tests.servers._proc import free_port
+from tests.servers.s3 import launch_s3
+
+pytestmark = pytest.mark.s3
+
+MiB = 1024 * 1024
+BUCKET = "dfc-test"
+
+
+class ServerOutage:
+    """Stops and restarts a test server without blocking the event loop."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.server.stop)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.server.start)
+
+
+@pytest.fixture(scope="module")
+def s3(request):
+    """A private SeaweedFS for this module: its outage tests stop and restart it."""
+    server = launch_s3()
+    try:
+        server.make_bucket(BUCKET)
+        yield server
+    finally:
+        server.close()
+
+
+def options(server) -> dict[str, str]:
+    return {
+        "key": server.access_key,
+        "secret": server.secret_key,
+        "endpoint_url": server.endpoint_url,
+    }
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+    ):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+async def s3_se(s3, clean_env):
+    # One attempt per request: the outage tests need not wait for botocore's backoff.
+    se = S3SE("S3", f"s3://{BUCKET}/t-{uuid.uuid4().hex[:12]}", {**options(s3), "retries": 1})
+    await se.mkdir("/")
+    yield se
+    await se.close()
+
+
+class TestS3SE(SEConformance, SEOutageConformance):
+    has_directories = False
+
+    @pytest.fixture
+    async def se(self, s3_se):
+        return s3_se
+
+    @pytest.fixture
+    def outage(self, s3):
+        return ServerOutage(s3)
+
+
+# ---------------------------------------------------------------- URLs and options
+
+
+@pytest.mark.parametrize(
+    ("url", "bucket", "prefix"),
+    [
+        ("s3://juno-data", "juno-data", ""),
+        ("s3://juno-data/", "juno-data", ""),
+        ("s3://juno-data/cnaf/disk/", "juno-data", "cnaf/disk"),
+    ],
+)
+def test_parse_s3_url(url, bucket, prefix):
+    assert parse_s3_url(url) == (bucket, prefix)
+
+
+@pytest.mark.parametrize(
+    "url", ["s3://", "https://bucket/x", "s3://AKIAKEY:sEcReT@bucket/x", "s3://b/x?secret=sEcReT"]
+)
+def test_bad_urls(url):
+    with pytest.raises(InvalidArgument) as err:
+        S3SE("S", url)
+    assert "sEcReT" not in str(err.value)
+
+
+def test_options_are_checked(clean_env):
+    info = SEInfo("S", "s3://b/p")
+    for bad in ({"keyy": "x"}, {"parallel": 0}, {"chunk_size": "8M"}, {"addressing_style": "x"}):
+        with pytest.raises(ConfigError):
+            S3SE.from_info(info, bad)
+    se = S3SE.from_info(info, {"region": "eu-west-3", "chunk_size": 16 * MiB})
+    assert (se.region, se.chunk_size) == ("eu-west-3", 16 * MiB)
+
+
+def test_capabilities(clean_env):
+    se = S3SE("S", "s3://b/p")
+    assert isinstance(se, StorageElement)
+    assert isinstance(se, SupportsCopy)
+    assert not isinstance(se, SupportsChecksum)
+    assert se.pfn("/a/b.root") == "s3://b/p/a/b.root"
+
+
+# ---------------------------------------------------------------- credentials
+
+
+def test_options_override_the_environment(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "env-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://env.example:9000")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    from_env = S3SE("S", "s3://b")
+    assert (from_env.fs.key, from_env.fs.secret) == ("env-key", "env-secret")
+    assert from_env.endpoint_url == "http://env.example:9000"
+    assert from_env.region == "eu-central-1"
+    opts = {"key": "k", "secret": "s", "endpoint_url": "http://opt:1", "region": "us-west-2"}
+    from_opts = S3SE("S", "s3://b", opts)
+    assert (from_opts.fs.key, from_opts.fs.secret) == ("k", "s")
+    assert (from_opts.endpoint_url, from_opts.region) == ("http://opt:1", "us-west-2")
+
+
+async def test_environment_credentials_reach_the_server(s3, clean_env, monkeypatch):
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    se = open_se(SEInfo("ENV", f"s3://{BUCKET}/env-{uuid.uuid4().hex[:8]}"))
+    try:
+        await se.put(stream(b"from env"), "/f", size=8)
+        assert await read_all(se, "/f") == b"from env"
+    finally:
+        await se.close()
+
+
+async def test_credentials_never_shown(s3, clean_env, caplog):
+    """Wrong secret: PermissionDenied, and the key and secret appear nowhere."""
+    secret = "wrong-" + uuid.uuid4().hex
+    opts = {**options(s3), "secret": secret}
+    caplog.set_level(logging.DEBUG)
+    se = S3SE("S3", f"s3://{BUCKET}/creds", opts)
+    try:
+        with pytest.raises(PermissionDenied) as err:
+            await se.put(stream(b"x"), "/f", size=1)
+        with pytest.raises(PermissionDenied) as err2:
+            await se.stat("/f")
+    finally:
+        await se.close()
+    shown = " ".join([str(err.value), str(err2.value), repr(se), se.url, se.pfn("/f")])
+    assert "s3://dfc-test/creds/f" in str(err.value)
+    for credential in (secret, s3.access_key):
+        assert credential not in shown
+    assert secret not in caplog.text
+    assert all(
+        s3.access_key not in r.getMessage() for r in caplog.records if r.name.startswith("dfc")
+    )
+
+
+# ---------------------------------------------------------------- server behaviour
+
+
+async def test_large_files_use_multipart(s3, s3_se):
+    data = os.urandom(21 * MiB)
+    await s3_se.put(stream(data, MiB), "/mp/big.bin", size=len(data))
+    head = s3.client().head_object(Bucket=BUCKET, Key=s3_se._key("/mp/big.bin"))
+    assert head["ETag"].strip('"').endswith("-3")  # three 8 MiB parts
+    assert await read_all(s3_se, "/mp/big.bin") == data
+    await s3_se.put(stream(b"small"), "/mp/small", size=5)
+    head = s3.client().head_object(Bucket=BUCKET, Key=s3_se._key("/mp/small"))
+    assert "-" not in head["ETag"]
+
+
+async def test_failed_multipart_is_aborted(s3, s3_se):
+    async def breaks_late():
+        for _ in range(20):
+            yield os.urandom(MiB)
+        raise RuntimeError("source stream broke")
+
+    with pytest.raises(RuntimeError, match="source stream broke"):
+        await s3_se.put(breaks_late(), "/ab/f", size=30 * MiB)
+    with pytest.raises(PFNNotFound):
+        await s3_se.stat("/ab/f")
+    uploads = s3.client().list_multipart_uploads(Bucket=BUCKET, Prefix=s3_se._key("/ab"))
+    assert not uploads.get("Uploads")
+
+
+async def test_copy_and_rename(s3_se):
+    await s3_se.put(stream(b"object"), "/c/src", size=6)
+    await s3_se.copy("/c/src", "/c/deep/dst")
+    assert await read_all(s3_se, "/c/deep/dst") == b"object"
+    with pytest.raises(PFNNotFound):
+        await s3_se.copy("/c/missing", "/c/x")
+    with pytest.raises(IsADirectory):
+        await s3_se.copy("/c/deep", "/c/y")
+    with pytest.raises(AlreadyExists):
+        await s3_se.rename("/c/src", "/c/deep/dst")
+    with pytest.raises(IsADirectory):
+        await s3_se.rename("/c/deep", "/c/z")
+
+
+async def test_root_of_a_whole_bucket(s3, clean_env):
+    bucket = s3.make_bucket(f"dfc-whole-{uuid.uuid4().hex[:8]}")
+    se = S3SE("B", f"s3://{bucket}", options(s3))
+    try:
+        assert await se.ls("/") == []
+        await se.put(stream(b"top"), "/top", size=3)
+        assert [i.path for i in await se.ls("/")] == ["/top"]
+        assert [i.path async for i in se.walk("/")] == ["/top"]
+        assert s3.client().get_object(Bucket=bucket, Key="top")["Body"].read() == b"top"
+    finally:
+        await se.close()
+
+
+async def test_mkdir_root_creates_the_bucket(s3, clean_env):
+    bucket = f"dfc-new-{uuid.uuid4().hex[:8]}"
+    se = S3SE("N", f"s3://{bucket}/some/prefix", options(s3))
+    try:
+        with pytest.raises(PFNNotFound):
+            await se.ls("/")
+        await se.mkdir("/")
+        await se.mkdir("/")
+        assert await se.ls("/") == []
+    finally:
+        await se.close()
+
+
+async def test_server_stops_mid_put(s3, s3_se):
+    """A server dying mid-upload is a retryable error; after a restart puts work again."""
+    outage = ServerOutage(s3)
+
+    async def dying_stream():
+        for i in range(24):
+            if i == 18:
+                await outage.stop()
+            yield os.urandom(MiB)
+
+    try:
+        with pytest.raises(DFCError) as err:
+            await s3_se.put(dying_stream(), "/mid/put.bin", size=24 * MiB)
+        assert err.value.retryable, repr(err.value)
+    finally:
+        await outage.start()
+    with pytest.raises(PFNNotFound):
+        await s3_se.stat("/mid/put.bin")
+    data = os.urandom(2 * MiB)
+    await s3_se.put(stream(data, MiB), "/mid/put.bin", size=len(data))
+    assert await read_all(s3_se, "/mid/put.bin") == data
+
+
+async def test_unreachable_server_is_unavailable(clean_env):
+    opts = {"key": "k", "secret": "s", "endpoint_url": f"http://127.0.0.1:{free_port()}"}
+    se = S3SE("GONE", "s3://b/p", {**opts, "retries": 1})
+    try:
+        with pytest.raises(SEUnavailable) as err:
+            await se.stat("/f")
+        assert err.value.retryable
+    finally:
+        await se.close()
+
+
+# ---------------------------------------------------------------- botocore translation
+
+
+def _client_error(code: str, status: int) -> botocore.exceptions.ClientError:
+    response = {
+        "Error": {"Code": code, "Message": "m"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return botocore.exceptions.ClientError(response, "PutObject")
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (_client_error("NoSuchKey", 404), PFNNotFound),
+        (_client_error("404", 404), PFNNotFound),
+        (_client_error("AccessDenied", 403), PermissionDenied),
+        (_client_error("InvalidAccessKeyId", 403), PermissionDenied),
+        (_client_error("SlowDown", 503), SEUnavailable),
+        (_client_error("InternalError", 500), SEUnavailable),
+        (_client_error("RequestTimeout", 400), SETimeout),
+        (_client_error("QuotaExceeded", 403), NoSpace),
+        (_client_error("Weird", 418), StorageError),
+        (botocore.exceptions.EndpointConnectionError(endpoint_url="http://h"), SEUnavailable),
+        (botocore.exceptions.ConnectTimeoutError(endpoint_url="http://h"), SETimeout),
+        (botocore.exceptions.ReadTimeoutError(endpoint_url="http://h"), SETimeout),
+        (botocore.exceptions.ConnectionClosedError(endpoint_url="http://h"), SEUnavailable),
+        (botocore.exceptions.NoCredentialsError(), PermissionDenied),
+        (OSError(16, "Please reduce your request rate."), SEUnavailable),  # s3fs: SlowDown
+    ],
+)
+def test_botocore_translation(exc, expected):
+    mapped = translate_exception(exc, "s3://b/k", "put")
+    assert type(mapped) is expected
+    assert mapped.retryable == issubclass(expected, (SETimeout, SEUnavailable))
+
+
+def test_missing_extra_names_the_pip_command(monkeypatch):
+    for name in list(sys.modules):
+        if name == "s3fs" or name.startswith("s3fs.") or name == "dfc.se.s3":
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "s3fs", None)
+    with pytest.raises(OptionalDependencyMissing, match=r"pip install 'dfc\[s3\]'") as err:
+        open_se(SEInfo("S", "s3://bucket/prefix"))
+    assert "s3fs" in str(err.value)
