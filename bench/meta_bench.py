@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -274,15 +275,19 @@ def bench_dump(cat: Catalog) -> None:
     con.close()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     argv = [sys.executable, "-m", "dfc", "--catalog", str(cat.engine.url), "dump", "/"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with open(os.devnull, "w") as sink:
         subprocess.run(argv, stdout=sink, check=True, env=env)
     t_cli = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_cli = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     print(
         f"dump /: {count:,} files ({rows:,} rows) in {t_dump:.2f} s "
         f"= {count / t_dump:,.0f} files/s; "
         f"raw sqlite3 rows {t_raw:.2f} s; ratio {t_dump / t_raw:.1f}x; "
-        f"`dfc dump /` command to /dev/null {t_cli:.2f} s = {count / t_cli:,.0f} files/s"
+        f"`dfc dump /` command to /dev/null {t_cli:.2f} s = {count / t_cli:,.0f} files/s "
+        f"(CPU {cpu_cli:.2f} s = {count / cpu_cli:,.0f} files/s)"
     )
 
 

@@ -12,25 +12,34 @@ if TYPE_CHECKING:
     from dfc.api._authz import Policy, WhoAmI
     from dfc.api._remote import RemoteCatalog
     from dfc.api._service import CatalogService
+    from dfc.catalog.identities import FqanRule, GridmapImport, GroupInfo, UserInfo
 
 __all__ = [
     "DFC",
     "CatalogService",
+    "FqanRule",
     "GetResult",
+    "GridmapImport",
+    "GroupInfo",
     "InitResult",
     "Policy",
     "RemoteCatalog",
     "RemoveResult",
     "ReplicateResult",
     "SEProbe",
+    "UserInfo",
     "WhoAmI",
 ]
 
 # The server and remote-catalogue parts load on first use (CLI start-up time).
 _LAZY = {
     "CatalogService": "dfc.api._service",
+    "FqanRule": "dfc.catalog.identities",
+    "GridmapImport": "dfc.catalog.identities",
+    "GroupInfo": "dfc.catalog.identities",
     "Policy": "dfc.api._authz",
     "RemoteCatalog": "dfc.api._remote",
+    "UserInfo": "dfc.catalog.identities",
     "WhoAmI": "dfc.api._authz",
 }
 

@@ -13,6 +13,7 @@ Every public operation of ``CatalogTx`` must be overridden here (a test checks i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -22,7 +23,7 @@ from dfc.api._authz import READ, WRITE, Authorizer, under
 from dfc.api._guarded_meta import GuardedMetaMixin
 from dfc.auth.errors import InsufficientRights
 from dfc.catalog import AccessControl, CatalogTx
-from dfc.errors import DFCError, InvalidArgument
+from dfc.errors import DFCError, InvalidArgument, LFNNotFound
 from dfc.models import BulkResult, Entry, FileRecord, Replica, SEInfo
 
 if TYPE_CHECKING:
@@ -627,7 +628,8 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         _check_type(se, str, "se")
         _check_type(after, int, "after")
         _check_type(limit, int, "limit")
-        self._listable(self.lookup(path))
+        with contextlib.suppress(LFNNotFound):  # nothing there: no replicas to show
+            self._listable(self.lookup(path))
         return self._inner.replicas_at(se, path, after=after, limit=max(1, min(limit, 100_000)))
 
     def paths_in_use(self, se: str, paths: Sequence[str]) -> set[str]:

@@ -345,8 +345,25 @@ class MetaMixin(NamespaceMixin, StreamMixin):
         for fld, value in typed:
             self._q(_UPSERTS[("dir", fld.type)], [dir_id, fld.id, value])
 
+    def _lock_fields(self, field_ids: Sequence[int]) -> None:
+        """Serialise conflict checks of these fields on PostgreSQL (SQLite serialises writers).
+
+        Two writers setting one field on a directory and on its subdirectory at
+        once would each see no conflict; the second now waits for the first.
+        ``NO KEY UPDATE`` leaves other writers of values of the fields alone.
+        """
+        if self._sqlite or not field_ids:
+            return
+        ids = sorted(set(field_ids))
+        self._fetchall(
+            f"SELECT id FROM meta_fields WHERE id IN ({marks(len(ids))}) ORDER BY id "
+            "FOR NO KEY UPDATE",
+            ids,
+        )
+
     def _check_conflict(self, path: str, dir_id: int, fld: Field) -> None:
         """Raise MetadataConflict if another directory of ``path``'s branch sets ``fld``."""
+        self._lock_fields([fld.id])
         below, params = subtree("md", path)
         parents = _lfn.parents(path)
         above = f"md.path IN ({marks(len(parents))}) OR " if parents else ""
@@ -480,18 +497,20 @@ class MetaMixin(NamespaceMixin, StreamMixin):
         parents = _lfn.parents(dst)
         below, params = subtree("md", src)
         sql = (
+            f"SELECT a.field_id, md.path FROM ({_DIR_META_ALL}) a "
+            f"JOIN directories md ON md.id = a.dir_id WHERE {below}"
+        )
+        inside = self._fetchall(sql, params)
+        self._lock_fields([fid for fid, _ in inside])
+        sql = (
             f"SELECT DISTINCT a.field_id, md.path FROM ({_DIR_META_ALL}) a "
             f"JOIN directories md ON md.id = a.dir_id WHERE md.path IN ({marks(len(parents))})"
         )
         above = {fid: owner for fid, owner in self._fetchall(sql, parents)}
         if not above:
             return
-        sql = (
-            f"SELECT a.field_id, md.path FROM ({_DIR_META_ALL}) a "
-            f"JOIN directories md ON md.id = a.dir_id WHERE {below}"
-        )
         names = {f.id: f.name for f in self._fields().values()}
-        for fid, owner in self._fetchall(sql, params):
+        for fid, owner in inside:
             if fid in above:
                 raise MetadataConflict(
                     f"cannot move {src} to {dst}: {names.get(fid, fid)} is set on {owner} "

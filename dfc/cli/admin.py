@@ -11,7 +11,7 @@ from dfc.cli._app import JsonOpt, app, state
 from dfc.cli._output import emit_json, warn
 
 if TYPE_CHECKING:
-    from dfc.catalog.identities import GroupInfo, UserInfo
+    from dfc.api import GroupInfo, UserInfo
 
 _CTX = {"help_option_names": ["-h", "--help"]}
 admin_app = typer.Typer(

@@ -71,8 +71,8 @@ def dump(
 
     Examples: dfc dump /juno/production > prod.tsv ; dfc dump --json /juno | gzip > juno.jsonl.gz
     """
-    out = sys.stdout
-    write = out.write
+    write = sys.stdout.write
+    lines: list[str] = []
     for e in state(ctx).api().dump(path):
         if json:
             row = {
@@ -82,7 +82,12 @@ def dump(
                 "xxh3": e.xxh3,
                 "replicas": [{"se": se, "pfn": pfn} for se, pfn in e.replicas],
             }
-            write(jsonlib.dumps(row, ensure_ascii=False) + "\n")
+            lines.append(jsonlib.dumps(row, ensure_ascii=False) + "\n")
         else:
-            ses = ",".join(se for se, _ in e.replicas)
-            write(f"{e.lfn}\t{e.size}\t{e.adler32}\t{e.xxh3 or '-'}\t{ses}\n")
+            reps = e.replicas
+            ses = reps[0][0] if len(reps) == 1 else ",".join([r[0] for r in reps])
+            lines.append(f"{e.lfn}\t{e.size}\t{e.adler32}\t{e.xxh3 or '-'}\t{ses}\n")
+        if len(lines) >= 1000:  # fewer, larger writes
+            write("".join(lines))
+            lines.clear()
+    write("".join(lines))

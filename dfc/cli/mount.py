@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -83,66 +86,56 @@ def mount(
     Examples: dfc mount ~/juno ; dfc mount ~/juno --root /juno/user/a/alice --writable ;
     dfc umount ~/juno
     """
-    from dfc.fuse.mount import MountOptions, check_mountpoint, check_root, serve, spawn
-
-    options = MountOptions(
-        root=root,
-        writable=writable,
-        overwrite=overwrite,
-        se=se,
-        cache_dir=cache_dir.absolute() if cache_dir is not None else None,
-        cache_size=parse_size(cache_size),
-        attr_ttl=attr_timeout,
-        timeout=timeout,
-        direct_io=direct_io,
-        debug=debug,
-    )
-    st = state(ctx)
-    api = st.api()
+    request = {
+        "mountpoint": str(Path(mountpoint).absolute()),
+        "catalog": state(ctx).catalog,
+        "site": state(ctx).site,
+        "root": root,
+        "writable": writable,
+        "overwrite": overwrite,
+        "se": se,
+        "cache_dir": str(cache_dir.absolute()) if cache_dir is not None else None,
+        "cache_size": parse_size(cache_size),
+        "attr_ttl": attr_timeout,
+        "timeout": timeout,
+        "direct_io": direct_io,
+        "debug": debug,
+    }
+    env = _child_env()
+    env["DFC_FUSE_REQUEST"] = json.dumps(request)  # not in argv: `ps` shows argv to all
     if foreground:
-        _log_to_stderr(debug)
-        serve(api, Path(mountpoint), options)
-        return
-    mnt = check_mountpoint(Path(mountpoint))
-    check_root(api, root)
-    argv = [sys.executable, "-m", "dfc"]
-    argv += [
-        arg for opt, v in (("--catalog", st.catalog), ("--site", st.site)) if v for arg in (opt, v)
-    ]
-    argv += ["mount", str(mnt), "--foreground", "--root", root, "--timeout", str(timeout)]
-    argv += ["--attr-timeout", str(attr_timeout), "--cache-size", cache_size]
-    argv += ["--writable"] * writable + ["--overwrite"] * overwrite + ["--debug"] * debug
-    argv += ["--direct-io"] * direct_io
-    argv += ["--se", se] if se else []
-    argv += ["--cache-dir", str(options.cache_dir)] if options.cache_dir else []
-    log = log_file if log_file is not None else api.settings.data_dir / "mount.log"
-    pid = spawn(argv, mnt, log.absolute(), env=_child_env())
-    print(
-        f"dfc: mounted {root} at {mnt} (pid {pid}, log {log}); unmount with: dfc umount {mnt}",
-        file=sys.stderr,
+        # The filesystem is its own program (an adapter of its own): replace this process,
+        # so that Ctrl-C reaches libfuse, which unmounts.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable, "-m", "dfc.fuse", "serve"], env)
+    log = log_file if log_file is not None else state(ctx).api().settings.data_dir / "mount.log"
+    raise typer.Exit(_run_fuse(["start", "--log-file", str(log.absolute())], env))
+
+
+def _run_fuse(args: list[str], env: dict[str, str]) -> int:
+    """Run ``python -m dfc.fuse ARGS``, relay its messages, return its exit status."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dfc.fuse", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    return done.returncode
 
 
 def _child_env() -> dict[str, str]:
     """This environment, with this very dfc package first on the child's path."""
-    import os
-
     import dfc
 
     env = dict(os.environ)
     here = str(Path(dfc.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)
     return env
-
-
-def _log_to_stderr(debug: bool) -> None:
-    """Log dfc's messages (and libfuse binding errors) with a time stamp on stderr."""
-    import logging
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s dfc mount: %(levelname)s %(message)s"))
-    logging.getLogger().addHandler(handler)
-    logging.getLogger("dfc").setLevel(logging.DEBUG if debug else logging.INFO)
 
 
 @app.command()
@@ -158,6 +151,5 @@ def umount(
 
     Example: dfc umount ~/juno
     """
-    from dfc.fuse.mount import umount as do_umount
-
-    do_umount(Path(mountpoint), lazy=lazy)
+    args = ["umount", str(Path(mountpoint).absolute())]
+    raise typer.Exit(_run_fuse(args + ["--lazy"] * lazy, _child_env()))

@@ -54,7 +54,7 @@ class EngineConfig:
     agent_grace: float = 60.0
     timeout: float = 600.0
     timeout_per_mib: float = 2.0
-    settle_interval: float = 0.1
+    settle_interval: float = 0.25
     source_quarantine: float = 60.0
 
     def inbound_cap(self, se: str) -> int:

@@ -48,7 +48,7 @@ from dfc.fts.scheduler import Link, Scheduler
 from dfc.fts.sources import SEPool, SourceHealth, order_sources
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
 
     from dfc.callbacks import Callback
     from dfc.fts.config import EngineConfig
@@ -59,7 +59,7 @@ __all__ = ["Engine", "EngineReport", "SettleReport", "Store"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_FLUSH_BATCH = 256
+_FLUSH_BATCH = 1000
 _POLL = 1.0
 _CANCEL_CHECK = 2.0
 
@@ -194,6 +194,8 @@ class Engine:
         self._stop = asyncio.Event()
         self._fatal: DFCError | None = None
         self._next_claim = 0.0
+        self._stranded: list[Task] = []
+        self._last_beat = 0.0
         self._rate = 0.0
         self._db = CatalogExecutor()
         self._threads = ThreadPoolExecutor(
@@ -238,26 +240,50 @@ class Engine:
         return self.report
 
     async def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        return await self._db(fn, *args, **kwargs)
+        """Run a queue call on the catalogue thread; a cancellation waits for it to end.
+
+        The call commits whatever it does even if this task is cancelled: what
+        it claimed must be known, so that the shutdown releases it.
+        """
+        future = asyncio.ensure_future(self._db(fn, *args, **kwargs))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            result = await future
+            if isinstance(result, list):
+                self._stranded.extend(t for t in result if isinstance(t, Task))
+            raise
 
     async def _main(self, drain: bool) -> None:
         while not self._stop.is_set():
             # Cleared before the work: a wake-up during it cuts the next wait short.
             self._wake.clear()
-            await self._fill()
-            self._dispatch()
-            if drain and not self._running and not self.sched.pending:
-                if self._outbox:
-                    await self._flush()
-                    continue
-                left = await self._call(self.store.work_left, self.agent_id, self.jobs)
-                if left is None and not self._running and not self.sched.pending:
+            try:
+                if await self._step(drain):
                     return
-                wait = _POLL if left is None else min(_POLL, max(0.0, left - self.clock()))
-                self._next_claim = min(self._next_claim, self.clock() + wait)
-                await self._sleep(wait)
-            else:
+            except DFCError as exc:
+                if not is_retryable(exc):
+                    raise
+                log.warning("transfer queue unavailable, trying again: %s", exc)
                 await self._sleep(_POLL)
+
+    async def _step(self, drain: bool) -> bool:
+        """Claim and start copies; when draining, True once nothing is left to do."""
+        await self._fill()
+        self._dispatch()
+        if not drain or self._running or self.sched.pending:
+            await self._sleep(_POLL)
+            return False
+        if self._outbox:
+            await self._flush()
+            return False
+        left = await self._call(self.store.work_left, self.agent_id, self.jobs)
+        if left is None:
+            return not self._running and not self.sched.pending
+        wait = min(_POLL, max(0.0, left - self.clock()))
+        self._next_claim = min(self._next_claim, self.clock() + wait)
+        await self._sleep(wait)
+        return False
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -444,13 +470,31 @@ class Engine:
         while True:
             await asyncio.sleep(self.config.settle_interval)
             if self._outbox:
-                await self._flush()
+                await self._guarded(self._flush)
+
+    async def _guarded(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run one step of a background loop; only a transient error lets the loop go on."""
+        try:
+            await step()
+        except DFCError as exc:
+            if not is_retryable(exc):
+                self._fatal = exc
+                self.stop()
+                return
+            log.warning("transfer queue unavailable, trying again: %s", exc)
 
     async def _flush(self) -> None:
         outcomes, self._outbox = self._outbox, []
         if not outcomes:
             return
-        report = await self._call(self.store.settle, self.agent_id, outcomes)
+        try:
+            report = await self._call(self.store.settle, self.agent_id, outcomes)
+        except asyncio.CancelledError:
+            raise  # the settle ran to its end (see _call)
+        except BaseException:
+            # Nothing was recorded: keep the outcomes for the next flush.
+            self._outbox[:0] = outcomes
+            raise
         self._count(outcomes, report)
         for outcome in report.unregistered:
             await self._remove_copy(outcome)
@@ -490,30 +534,30 @@ class Engine:
 
     # ------------------------------------------------------------------ housekeeping
     async def _housekeeping(self) -> None:
-        last_beat = self.clock()
+        self._last_beat = self.clock()
         while True:
             await asyncio.sleep(min(self.config.heartbeat, _CANCEL_CHECK))
-            await self._check_canceled()
-            if self.clock() - last_beat < self.config.heartbeat:
-                continue
-            last_beat = self.clock()
-            if not await self._call(self.store.heartbeat, self.agent_id):
-                self._fatal = AgentLost(
-                    f"agent {self.agent_id} was declared dead by another agent "
-                    "(it missed its heartbeats); it stopped"
-                )
-                self.stop()
-                return
-            self.pool.update(await self._call(self.store.ses))
-            if not self.exclusive:
-                taken = await self._call(
-                    self.store.take_over,
-                    self.agent_id,
-                    grace=self.config.agent_grace,
-                    jobs=self.jobs,
-                )
-                if taken:
-                    await self._enqueue(taken)
+            await self._guarded(self._check_canceled)
+            if self.clock() - self._last_beat >= self.config.heartbeat:
+                await self._guarded(self._beat)
+
+    async def _beat(self) -> None:
+        """Heartbeat, refresh the SE registry, take over the files of dead agents."""
+        self._last_beat = self.clock()
+        if not await self._call(self.store.heartbeat, self.agent_id):
+            self._fatal = AgentLost(
+                f"agent {self.agent_id} was declared dead by another agent "
+                "(it missed its heartbeats); it stopped"
+            )
+            self.stop()
+            return
+        self.pool.update(await self._call(self.store.ses))
+        if not self.exclusive:
+            taken = await self._call(
+                self.store.take_over, self.agent_id, grace=self.config.agent_grace, jobs=self.jobs
+            )
+            if taken:
+                await self._enqueue(taken)
 
     async def _check_canceled(self) -> None:
         jobs = {t.job_id for t in self._running.values()} | {t.job_id for t in self.sched.queued()}
@@ -531,27 +575,31 @@ class Engine:
     async def _optimize(self) -> None:
         while True:
             await asyncio.sleep(self.config.optimizer_interval)
-            meters, self._meters = self._meters, {}
-            rows: list[tuple[str, str, int, float, str]] = []
-            interval = self.config.optimizer_interval
-            for link in self.sched.links():
-                meter = meters.get(link, _LinkMeter())
-                opt = self._optimizers[link]
-                decision = opt.update(
-                    LinkSample(
-                        throughput=max(0, meter.bytes) / interval,
-                        successes=meter.successes,
-                        failures=meter.failures,
-                        queued=self.sched.waiting(link),
-                        active=self.sched.link_active[link],
-                    )
+            await self._guarded(self._decide)
+
+    async def _decide(self) -> None:
+        """One optimizer round over every link seen."""
+        meters, self._meters = self._meters, {}
+        rows: list[tuple[str, str, int, float, str]] = []
+        interval = self.config.optimizer_interval
+        for link in self.sched.links():
+            meter = meters.get(link, _LinkMeter())
+            opt = self._optimizers[link]
+            decision = opt.update(
+                LinkSample(
+                    throughput=max(0, meter.bytes) / interval,
+                    successes=meter.successes,
+                    failures=meter.failures,
+                    queued=self.sched.waiting(link),
+                    active=self.sched.link_active[link],
                 )
-                self.sched.set_limit(link, decision.limit)
-                if meter.bytes or meter.successes or meter.failures:
-                    rows.append((*link, decision.limit, decision.ema, decision.reason))
-            if rows:
-                await self._call(self.store.save_links, rows)
-            self._wake.set()
+            )
+            self.sched.set_limit(link, decision.limit)
+            if meter.bytes or meter.successes or meter.failures:
+                rows.append((*link, decision.limit, decision.ema, decision.reason))
+        if rows:
+            await self._call(self.store.save_links, rows)
+        self._wake.set()
 
     # ------------------------------------------------------------------ stopping
     async def _shutdown(self) -> None:
@@ -566,7 +614,7 @@ class Engine:
                 queued = self.sched.remove(lambda _t: False)
                 self._outbox.extend(
                     Outcome(t, FileState.SUBMITTED, count_retry=False)
-                    for t in [*interrupted, *queued]
+                    for t in [*interrupted, *queued, *self._stranded]
                 )
                 await self._flush()
         finally:

@@ -253,7 +253,8 @@ class DFCOperations:
         lfn = self._lfn(path)
         names = self._attrs.listing(lfn)
         if names is None:
-            names = self._attrs.put_listing(lfn, list(self.api.ls(lfn)))
+            # With replicas: opening the files next (cp -r, grep -r) needs no query each.
+            names = self._attrs.put_listing(lfn, list(self.api.ls(lfn, with_replicas=True)))
             entry = self._exists(lfn)
             if entry is not None and not entry.is_dir:
                 raise NotADirectory(f"{lfn}: not a directory")
@@ -344,7 +345,8 @@ class DFCOperations:
                 spooled.truncate(0)
             return self._add_handle(_WriteHandle(spooled, accmode != os.O_RDONLY))
         if accmode == os.O_RDONLY:
-            entry = self._fresh(lfn)
+            found, cached = self._attrs.get(lfn)
+            entry = cached if found and cached is not None and cached.replicas else self._fresh(lfn)
             if entry.is_dir:
                 raise _fail(errno.EISDIR)
             prefetch = Prefetcher(

@@ -502,6 +502,10 @@ class XRootDSE:
         norm = self._norm(path)
         algo = algo.lower()
         async with self._errors(norm, "checksum"):
+            # xrootd 5.5 often never answers a checksum query on a directory
+            # (the request then expires): look before asking.
+            if (await self._stat(norm)).flags & StatInfoFlags.IS_DIR:
+                raise IsADirectory(f"checksum {self.pfn(norm)}: is a directory")
             try:
                 answer = await _xrd.call(
                     self._fs.query,

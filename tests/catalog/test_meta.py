@@ -220,3 +220,39 @@ def test_bulk_set_resolves_few_or_most_files_of_a_directory(fields: CatalogTx) -
     assert len(res.succeeded) == 300 and isinstance(res.failed["/big/none"], LFNNotFound)
     assert fields.find_count("/big", ["runH=1"]) == (2, 20)  # f0300 and f0350
     assert fields.find_count("/big", ["runH=2"]) == (300, 3000)
+
+
+def test_concurrent_sets_on_one_branch_cannot_both_win(catalog: Catalog) -> None:
+    import threading
+
+    from dfc.catalog import Catalog as Cat
+    from dfc.models import BulkResult
+
+    with catalog.transaction() as tx:
+        tx.meta_index("sv", "string", "dir")
+        mkdirs(tx, "/c/a/b")
+    start = threading.Barrier(2)
+    results: list[BulkResult[None]] = []
+    errors: list[BaseException] = []
+
+    def writer(path: str) -> None:
+        own = Cat(catalog.engine.url.render_as_string(hide_password=False))
+        try:
+            start.wait()
+            with own.transaction() as tx:
+                results.append(tx.meta_set([(path, {"sv": path})]))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=writer, args=(p,)) for p in ("/c/a", "/c/a/b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(len(r.succeeded) for r in results) == [0, 1]
+    with catalog.reader() as tx:
+        owners = tx._fetchall("SELECT COUNT(*) FROM dir_meta_string")
+    assert owners == [(1,)]

@@ -197,3 +197,39 @@ def test_two_agents_on_postgresql_one_killed(
     taken = {x.agent for f in grid.job_files(job.id) for x in f.attempts if x.kind == "AgentLost"}
     assert taken == {ag for ag, st in states.items() if st == "dead"}
     grid.close()
+
+
+def test_ctrl_c_of_a_foreground_replicate_releases_its_files(
+    tmp_path: Path, agents: Callable[[Grid], Agents]
+) -> None:
+    grid = Grid(tmp_path / "home", config=CONFIG)
+    grid.se("A", "S1")
+    grid.se("B", "S2")
+    lfns = grid.files(100, size=5000)
+    run = agents(grid)
+    proc = subprocess.Popen(
+        [sys.executable, AGENT, "replicate", "-r", "/vo/d", "--to", "B"],
+        env={**environ(grid), "DFC_TEST_COPY_DELAY": "0.03", "DFC_TEST_COPY_LOG": str(run.log)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    run.procs.append(proc)
+
+    def started() -> bool:
+        jobs = grid.api.fts_jobs()
+        return bool(jobs) and jobs[0].counts.finished >= 10
+
+    wait_for(started, "the copies to start")
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    [job] = grid.api.fts_jobs()
+    assert not job.final and job.counts.active == 0, "interrupted: its files are back in the queue"
+    assert temp_leftovers(grid.dirs["B"]) == []
+    second = run.start("--once")
+    _out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    check_job_complete(grid, job.id, lfns)
+    assert max(run.copies().values()) == 1
+    grid.close()

@@ -279,3 +279,39 @@ def test_parse_size_rejects(text: str) -> None:
 
     with pytest.raises(typer.BadParameter):
         parse_size(text)
+
+
+def test_mount_request_round_trip_and_errors() -> None:
+    import json
+
+    from dfc.errors import InvalidArgument
+    from dfc.fuse.main import parse_request
+
+    text = json.dumps(
+        {
+            "mountpoint": "/mnt/juno",
+            "catalog": None,
+            "site": "IHEP",
+            "root": "/juno",
+            "writable": True,
+            "cache_dir": "/tmp/c",
+            "cache_size": 1 << 30,
+            "attr_ttl": 2,
+            "timeout": 7.5,
+        }
+    )
+    mnt, options, where = parse_request(text)
+    assert mnt == Path("/mnt/juno")
+    assert (options.root, options.writable, options.cache_dir) == ("/juno", True, Path("/tmp/c"))
+    assert (options.attr_ttl, options.timeout, options.overwrite) == (2, 7.5, False)
+    assert where == {"catalog": None, "site": "IHEP"}
+    for bad in (
+        "[]",
+        "{",
+        '{"root": "/"}',
+        '{"mountpoint": "/m", "writable": "yes"}',
+        '{"mountpoint": "/m", "cache_size": true}',
+        '{"mountpoint": "/m", "x": 1}',
+    ):
+        with pytest.raises(InvalidArgument):
+            parse_request(bad)

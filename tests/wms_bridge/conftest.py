@@ -23,10 +23,6 @@ from wms_bridge.control import Jobs
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-# The real Slurm cluster (a session fixture); tests/conftest.py may list
-# "tests.servers.slurm" in pytest_plugins instead.
-from tests.servers.slurm import slurm_cluster, slurm_env  # noqa: F401
-
 INPUT_DIR = "/juno/production/test/e2e/detsim"
 DATASET = "/juno/production/test/e2e/ds-detsim"
 N_INPUTS = 40
