@@ -278,6 +278,9 @@ def phase_xrootd(work: Path, rounds: int, n: int) -> None:
         def xrdcp(cksum: bool) -> Any:
             def run() -> float:
                 drop(server.data_dir / "peer")
+                subprocess.run(
+                    ["xrdfs", f"root://{server.host}", "mkdir", "-p", "/peer"], check=True
+                )
                 extra = ["--cksum", "adler32:source"] if cksum else []
                 return timed(
                     ["xrdcp", "-s", "-r", "--parallel", "8", *extra, str(src_root / "xr"),

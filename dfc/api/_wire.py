@@ -142,6 +142,8 @@ def encode(value: Any) -> Any:
     kind = type(value)
     if value is None or kind is str or kind is int or kind is bool:
         return value
+    if kind is Replica:  # the hot path of bulk lookups: its fields are strings
+        return {"$": "Replica", "f": [value.se, value.path, value.pfn, value.status]}
     if kind is list or kind is tuple:
         return [encode(v) for v in value]
     if isinstance(value, tuple) and hasattr(kind, "_fields"):  # a named tuple

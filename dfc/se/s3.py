@@ -198,6 +198,21 @@ class S3SE(FsspecSE):
 
     # ------------------------------------------------------------ reading
 
+    async def stat(self, path: str) -> FileInfo:
+        """Return size and type of ``path`` (a prefix with objects is a directory).
+
+        The SE root is a directory as long as the bucket exists, even when empty.
+
+        Raises:
+            PFNNotFound: nothing exists at ``path`` (or the bucket is missing).
+        """
+        norm = normalize(path)
+        if norm != "/":
+            return await super().stat(norm)
+        async with self._errors(norm, "stat"):
+            await self.fs._call_s3("head_bucket", Bucket=self.bucket)
+        return FileInfo(path="/", size=0, type="directory")
+
     async def ls(self, path: str) -> list[FileInfo]:
         """List the keys and prefixes one level below ``path``.
 

@@ -60,7 +60,7 @@ __all__ = ["WebDAVSE"]
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
-_SCHEMES = {"davs": "https", "https": "https", "http": "http", "dav": "http"}
+_SCHEMES = {"davs": "https", "https": "https", "http": "http"}
 _PROPFIND = (
     '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop>'
     "<D:resourcetype/><D:getcontentlength/><D:getlastmodified/></D:prop></D:propfind>"
@@ -422,14 +422,21 @@ class WebDAVSE:
     # ------------------------------------------------------------ namespace
 
     async def _ensure_dir(self, norm: str) -> None:
-        """Create collection ``norm`` and missing parents (``MKCOL``); existing is fine."""
-        if norm == "/" and not self.base:
+        """Create collection ``norm`` and missing parents (``MKCOL``); existing is fine.
+
+        The parents of the SE's base path are created too, like ``mkdir -p``.
+        """
+        await self._mkcol(self.base + norm if norm != "/" else self.base or "/", norm)
+
+    async def _mkcol(self, server_path: str, norm: str) -> None:
+        if server_path == "/":
             return
-        response = await self._send("MKCOL", norm, collection=True)
+        url = self._origin + quote(server_path + "/")
+        response = await self._http().request("MKCOL", url)
         status = response.status_code
-        if status == HTTPStatus.CONFLICT and norm != "/":  # the parent is missing
-            await self._ensure_dir(parent(norm))
-            response = await self._send("MKCOL", norm, collection=True)
+        if status == HTTPStatus.CONFLICT:  # the parent is missing
+            await self._mkcol(parent(server_path), norm)
+            response = await self._http().request("MKCOL", url)
             status = response.status_code
         # 405 Method Not Allowed: something exists there already.
         if status not in (*_OK, HTTPStatus.METHOD_NOT_ALLOWED):

@@ -261,9 +261,12 @@ async def test_mkdir_root_creates_the_bucket(s3, clean_env):
     try:
         with pytest.raises(PFNNotFound):
             await se.ls("/")
+        with pytest.raises(PFNNotFound):
+            await se.stat("/")
         await se.mkdir("/")
         await se.mkdir("/")
         assert await se.ls("/") == []
+        assert (await se.stat("/")).type == "directory"
     finally:
         await se.close()
 

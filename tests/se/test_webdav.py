@@ -168,6 +168,21 @@ async def test_errors(dav_se):
         await dav_se.mkdir("/e/file")
 
 
+async def test_mkdir_root_creates_the_base_path(dav_server):
+    top = f"dfc-deep-{uuid.uuid4().hex[:8]}"
+    se = WebDAVSE("DEEP", f"{dav_server.url}{top}/a b/c")
+    try:
+        with pytest.raises(PFNNotFound):
+            await se.ls("/")
+        await se.mkdir("/")
+        assert (await se.stat("/")).type == "directory"
+        assert await se.ls("/") == []
+        assert (dav_server.data_dir / top / "a b" / "c").is_dir()
+    finally:
+        await se.close()
+        shutil.rmtree(dav_server.data_dir / top, ignore_errors=True)
+
+
 async def test_no_temporary_file_visible_after_put(dav_server, dav_se):
     data = os.urandom(3 * MiB)
     await dav_se.put(stream(data, MiB), "/t/f.bin")
