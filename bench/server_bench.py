@@ -133,9 +133,7 @@ def _remote_worker(
     out.put((sum(counts), sum(errors)))
 
 
-def _embedded_worker(
-    url: str, nfiles: int, threads: int, seconds: float, out: mp.Queue
-) -> None:
+def _embedded_worker(url: str, nfiles: int, threads: int, seconds: float, out: mp.Queue) -> None:
     counts = [0] * threads
     start = threading.Barrier(threads)
     api = DFC(Settings.load(catalog=url), identity=Identity.local("alice", fqans=["/juno"]))
@@ -158,7 +156,9 @@ def _embedded_worker(
     out.put((sum(counts), 0))
 
 
-def stat_rate(target: object, args: tuple[object, ...], procs: int, seconds: float) -> tuple[float, int]:
+def stat_rate(
+    target: object, args: tuple[object, ...], procs: int, seconds: float
+) -> tuple[float, int]:
     out: mp.Queue = mp.Queue()
     workers = [mp.Process(target=target, args=(*args, seconds, out)) for _ in range(procs)]
     t0 = time.perf_counter()
@@ -179,7 +179,8 @@ def bulk(api: DFC, names: list[str], rounds: int) -> float:
         t0 = time.perf_counter()
         res = api.replicas(names)
         best = min(best, time.perf_counter() - t0)
-        assert len(res.succeeded) == len(names) and not res.failed, res.failed
+        assert not res.failed, res.failed
+        assert len(res.succeeded) == len(names)
         assert all(len(r) == 2 for r in res.succeeded.values())
     return len(names) / best
 
@@ -192,6 +193,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=8, help="server database threads")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
 
     from tests.auth.pki import build_pki
@@ -212,6 +214,7 @@ def main() -> None:
             f'catalog = "{url}"\nhost = "127.0.0.1"\nport = {port}\n'
             f'hostcert = "{pki.host.cert_path}"\nhostkey = "{pki.host.key_path}"\n'
             f'ca_dir = "{pki.ca_dir}"\nvomsdir = "{pki.vomsdir}"\nthreads = {args.threads}\n'
+            f"workers = {args.workers}\n"
             f'log_level = "warning"\n'
         )
         server = start_server(config, root / "server.log")
@@ -228,7 +231,7 @@ def main() -> None:
                 _embedded_worker, (url, args.files, per), args.processes, args.seconds
             )
             print(f"stat, {args.clients} concurrent clients, {args.seconds:.0f}s each:")
-            print(f"  server (mutual TLS, one process): {remote_rate:8.0f} stats/s"
+            print(f"  server (mutual TLS, {args.workers} process(es)): {remote_rate:8.0f} stats/s"
                   f"  ({errors} errors)")  # fmt: skip
             print(f"  embedded (DFC.stat, in-process):  {local_rate:8.0f} stats/s")
             print(f"  ratio server/embedded: {remote_rate / local_rate:.2f}")

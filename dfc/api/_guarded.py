@@ -231,6 +231,10 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         unreadable directory on its path.
         """
         known = self._entries(_with_ancestors(paths))
+        return known, self._hidden(known)
+
+    def _hidden(self, known: dict[str, Entry]) -> dict[str, str]:
+        """For each directory of ``known`` the caller may not search, the first unreadable one."""
         hidden: dict[str, str] = {}
         if not self._authz.reads_all:
             dirs = sorted((p for p, e in known.items() if e.is_dir), key=lambda p: p.count("/"))
@@ -240,7 +244,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
                     hidden[path] = hidden[parent]
                 elif not self._authz.bits(known[path], READ):
                     hidden[path] = path
-        return known, hidden
+        return hidden
 
     def _ensure_home(self, targets: Iterable[str]) -> None:
         """Create the caller's home on first use: owned by the caller, mode from the policy."""
@@ -362,13 +366,14 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         """Entries the caller may see (directories searchable) and, for files, read."""
         result: BulkResult[Entry] = BulkResult()
         valid = _valid(lfns, result)
-        found = self._inner.stat(valid)
         az = self._authz
         if az.reads_all:
-            result.merge(found)
+            result.merge(self._inner.stat(valid))
             _ordered(result, lfns)
             return result
-        _, hidden = self._known({lfnmod.dirname(p) for p in valid if p != "/"})
+        # One lookup for the entries and every directory above them.
+        found = self._inner.stat(sorted(_with_ancestors(valid)))
+        hidden = self._hidden(found.succeeded)
         for lfn in dict.fromkeys(valid):
             where = hidden.get(lfnmod.dirname(lfn)) if lfn != "/" else None
             entry = found.succeeded.get(lfn)

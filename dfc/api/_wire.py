@@ -162,7 +162,7 @@ def encode(value: Any) -> Any:
     if kind is BulkResult:
         return {
             "$": "Bulk",
-            "ok": encode(value.succeeded),
+            "ok": _encode_values(value.succeeded),
             "err": {str(k): error_json(e) for k, e in value.failed.items()},
         }
     if isinstance(value, DFCError):
@@ -175,6 +175,19 @@ def encode(value: Any) -> Any:
     if isinstance(value, dict) or hasattr(value, "items"):
         return encode(dict(value.items()))
     raise TypeError(f"cannot send a value of type {kind.__name__}")
+
+
+def _encode_values(mapping: dict[str, Any]) -> Any:
+    """A bulk result's values; replica lists (bulk lookups) in one tight loop."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if type(value) is list and all(type(r) is Replica for r in value):
+            out[key] = [{"$": "Replica", "f": [r.se, r.path, r.pfn, r.status]} for r in value]
+        else:
+            return encode(mapping)
+    if "$" in out or not all(type(k) is str for k in out):
+        return encode(mapping)
+    return out
 
 
 def _lookup(tag: str, allowed: Collection[type] | None) -> type:
@@ -191,10 +204,16 @@ def _lookup(tag: str, allowed: Collection[type] | None) -> type:
 
 
 def _hook(allowed: Collection[type] | None) -> Callable[[dict[str, Any]], Any]:
+    replicas = allowed is None or Replica in allowed
+
     def hook(obj: dict[str, Any]) -> Any:
         tag = obj.get("$")
         if tag is None:
             return obj
+        if tag == "Replica" and replicas:  # the hot path of bulk lookups
+            fields = obj.get("f")
+            if type(fields) is list and len(fields) == 4 and all(type(f) is str for f in fields):
+                return Replica(*fields)
         if not isinstance(tag, str):
             raise InvalidArgument("malformed typed value")
         if tag == "T":

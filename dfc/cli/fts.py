@@ -157,7 +157,8 @@ def agent(
     print(
         f"dfc: transfer agent stopped: {report.finished} copied "
         f"({human_size(report.bytes)}), {report.skipped} already there, "
-        f"{report.failed} failed, {report.retried} to retry, {report.recovered} taken over",
+        f"{report.failed} failed, {report.retried} to retry, {report.recovered} taken over, "
+        f"{report.released} given back",
         file=sys.stderr,
     )
 

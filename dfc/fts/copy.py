@@ -41,7 +41,7 @@ from dfc.errors import (
     SizeMismatch,
 )
 from dfc.fts.job import FailedTry, FileState
-from dfc.fts.localcopy import LOCAL_MAX, LocalFault, copy_local, local_path
+from dfc.fts.localcopy import Control, LocalFault, copy_local, local_path
 from dfc.fts.retry import is_corruption, is_retryable
 from dfc.se import SupportsChecksum
 
@@ -279,7 +279,7 @@ class _Copier:
 
     async def _one(self, rep: Replica) -> CopyDone:
         source = self.open_source(rep.se)
-        if self.executor is not None and self.entry.size <= LOCAL_MAX:
+        if self.executor is not None:
             src = local_path(source, rep.path)
             tmp = local_path(self.dest, self.tmp)
             final = local_path(self.dest, self.final)
@@ -325,6 +325,19 @@ class _Copier:
     async def _one_local(self, rep: Replica, src: str, tmp: str, final: str) -> CopyDone:
         """The same-host fast path (:mod:`dfc.fts.localcopy`): one thread hop per file."""
         assert self.executor is not None
+        loop = asyncio.get_running_loop()
+        sent = 0
+
+        def moved(n: int) -> None:
+            nonlocal sent
+            sent += n
+            if self.progress is not None:
+                self.progress(rep.se, n)
+
+        def report(n: int) -> None:  # called on the copy's thread
+            loop.call_soon_threadsafe(moved, n)
+
+        control = Control(report)
         where = f"{self.entry.lfn} from {rep.se}"
         call = functools.partial(
             copy_local,
@@ -335,10 +348,12 @@ class _Copier:
             fsync=bool(getattr(self.dest, "fsync", True)),
             src_url=self.open_source(rep.se).pfn(rep.path),
             dst_url=self.dest.pfn(self.tmp),
+            control=control,
         )
         try:
-            written = await asyncio.get_running_loop().run_in_executor(self.executor, call)
+            await loop.run_in_executor(self.executor, call)
         except LocalFault as fault:
+            self._unsend(sent)
             if fault.side == "source":
                 raise _SourceFault(fault.error) from None
             if not isinstance(fault.error, AlreadyExists):
@@ -346,9 +361,14 @@ class _Copier:
             if not await matches_entry(self.dest, self.final, self.entry):
                 raise self._exists_error() from None
             return CopyDone(rep.se, self.final, self.tries, adopted=True)
-        if self.progress is not None:
-            self.progress(rep.se, written)
+        except BaseException:
+            control.cancelled.set()
+            raise
         return CopyDone(rep.se, self.final, self.tries, adopted=False)
+
+    def _unsend(self, sent: int) -> None:
+        if sent and self.progress is not None:
+            self.progress("", -sent)
 
     def _exists_error(self) -> AlreadyExists:
         return AlreadyExists(

@@ -126,6 +126,7 @@ class EngineReport:
         skipped: files that were at the destination already.
         failed: files given up.
         retried: tries that will be retried later.
+        released: files given back to the queue unfinished when the engine stopped.
         bytes: bytes copied.
         recovered: files taken over from dead agents.
     """
@@ -134,6 +135,7 @@ class EngineReport:
     skipped: int = 0
     failed: int = 0
     retried: int = 0
+    released: int = 0
     bytes: int = 0
     recovered: int = 0
 
@@ -293,7 +295,7 @@ class Engine:
     # ------------------------------------------------------------------ claiming
     def _target(self) -> int:
         """Files to hold queued: enough for half a second of work, at least 2 x cap."""
-        return max(2 * self.config.concurrency, min(1000, int(self._rate)))
+        return max(2 * self.config.concurrency, min(1000, int(self._rate / 2)))
 
     async def _fill(self) -> None:
         if self._stop.is_set() or self.clock() < self._next_claim:
@@ -312,7 +314,11 @@ class Engine:
         recovered = [t for t in tasks if t.recovered]
         self.report.recovered += len(recovered)
         if recovered:
-            await self._clean_leftovers(recovered)
+            try:
+                await self._clean_leftovers(recovered)
+            except BaseException:
+                self._stranded.extend(tasks)  # held: the shutdown releases them
+                raise
         for task in tasks:
             outcome = self._prepare(task)
             if outcome is None:
@@ -517,8 +523,10 @@ class Engine:
                     self.report.bytes += o.task.size if o.copied else 0
             elif o.state == FileState.FAILED:
                 self.report.failed += 1
-            else:
+            elif o.count_retry:
                 self.report.retried += 1
+            else:
+                self.report.released += 1
         self.report.failed += len(report.unregistered)
         self._rate = 0.7 * self._rate + 0.3 * n / max(self.config.settle_interval, 0.01)
 

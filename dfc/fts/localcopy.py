@@ -1,19 +1,22 @@
 """The same-host fast path: a file copy between two ``file://`` SEs in one thread.
 
 The generic path (:mod:`dfc.fts.copy`) streams through the event loop with a
-handful of thread hops per file (open, read, write, commit, rename): right for
-remote SEs and large files, where reading, hashing and writing overlap, but
-the hops dominate for small local files. Between two
-:class:`~dfc.se.local.LocalSE` the engine instead runs the whole try of a
-small file - read, hash (adler32 + xxh3), write the temporary file, fsync as
-the destination SE is configured, verify, rename without replacing - as one
-blocking call on a worker thread. The semantics are the generic path's.
+handful of thread hops per file and per chunk (open, read, hash, write,
+commit, rename): right for remote SEs, but for local files the hops dominate
+small files and the chunk-by-chunk hand-offs cost large ones a third of their
+speed. Between two :class:`~dfc.se.local.LocalSE` the engine instead runs the
+whole try - read, hash (adler32 + xxh3), write the temporary file, fsync as the
+destination SE is configured, verify, rename without replacing - as one
+blocking call on a worker thread; a large file gets a second thread that
+writes while the first reads and hashes. The semantics are the generic path's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import threading
 from typing import TYPE_CHECKING
 
 from dfc.checksum import Hasher
@@ -25,11 +28,19 @@ if TYPE_CHECKING:
 
     from dfc.se import StorageElement
 
-__all__ = ["LOCAL_MAX", "LocalFault", "copy_local", "discard_local", "local_path"]
+__all__ = [
+    "PIPELINE_MIN",
+    "Cancelled",
+    "Control",
+    "LocalFault",
+    "copy_local",
+    "discard_local",
+    "local_path",
+]
 
-#: Larger files take the streaming path, which overlaps reading and writing.
-LOCAL_MAX = 16 << 20
-_CHUNK = 4 << 20
+#: From this size on, a writer thread overlaps writing with reading and hashing.
+PIPELINE_MIN = 32 << 20
+_CHUNK = 8 << 20
 
 
 class LocalFault(Exception):
@@ -55,6 +66,14 @@ def _translate(side: str, exc: OSError, where: str, op: str) -> LocalFault:
     return LocalFault(side, error)
 
 
+class Control:
+    """How the event loop steers a copy running in a thread: cancel it, hear its progress."""
+
+    def __init__(self, progress: Callable[[int], None] | None = None) -> None:
+        self.cancelled = threading.Event()
+        self.progress = progress
+
+
 def copy_local(
     src: str,
     tmp: str,
@@ -64,10 +83,13 @@ def copy_local(
     fsync: bool,
     src_url: str,
     dst_url: str,
+    control: Control | None = None,
 ) -> int:
     """Copy host file ``src`` to ``tmp`` hashing it, ``check`` the hashes, rename to ``final``.
 
-    Runs in a worker thread. The temporary file is removed on any failure.
+    Runs in a worker thread. Files above :data:`PIPELINE_MIN` are read and
+    hashed on this thread while a second one writes, so that both cores work.
+    The temporary file is removed on any failure (or cancellation).
 
     Returns:
         The bytes written.
@@ -76,16 +98,18 @@ def copy_local(
         LocalFault: reading or ``check`` failed (``source``), or writing or
             the rename failed (``dest``; :class:`~dfc.errors.AlreadyExists`
             when ``final`` exists).
+        Cancelled: ``control`` asked to stop.
     """
     from dfc.se._localio import fsync_dir, move_no_clobber, open_for_read
 
+    ctl = control or Control()
     hasher = Hasher()
     try:
-        fdin, _size = open_for_read(src, True)
+        fdin, size = open_for_read(src, True)
     except OSError as exc:
         raise _translate("source", exc, src_url, "read") from None
     try:
-        written = _pump(fdin, tmp, hasher, fsync, src_url, dst_url)
+        written = _pump(fdin, size, tmp, hasher, fsync, (src_url, dst_url), ctl)
     finally:
         os.close(fdin)
     try:
@@ -103,40 +127,101 @@ def copy_local(
     return written
 
 
-def _pump(fdin: int, tmp: str, hasher: Hasher, fsync: bool, src_url: str, dst_url: str) -> int:
+class Cancelled(Exception):
+    """The copy was stopped through its :class:`Control`."""
+
+
+def _pump(
+    fdin: int,
+    size: int,
+    tmp: str,
+    hasher: Hasher,
+    fsync: bool,
+    urls: tuple[str, str],
+    ctl: Control,
+) -> int:
     try:
         os.makedirs(os.path.dirname(tmp), exist_ok=True)
         fdout = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
     except OSError as exc:
-        raise _translate("dest", exc, dst_url, "put") from None
-    written = 0
+        raise _translate("dest", exc, urls[1], "put") from None
     try:
         try:
-            while True:
-                try:
-                    data = os.read(fdin, _CHUNK)
-                except OSError as exc:
-                    raise _translate("source", exc, src_url, "read") from None
-                if not data:
-                    break
-                hasher.update(data)
-                try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fdout, view) :]
-                except OSError as exc:
-                    raise _translate("dest", exc, dst_url, "put") from None
-                written += len(data)
+            if size >= PIPELINE_MIN:
+                written = _piped(fdin, fdout, hasher, urls, ctl)
+            else:
+                written = _serial(fdin, fdout, hasher, urls, ctl)
             if fsync:
                 try:
                     os.fsync(fdout)
                 except OSError as exc:
-                    raise _translate("dest", exc, dst_url, "put") from None
+                    raise _translate("dest", exc, urls[1], "put") from None
         finally:
             os.close(fdout)
     except BaseException:
         discard_local(tmp)
         raise
+    return written
+
+
+def _read(fdin: int, urls: tuple[str, str], ctl: Control) -> bytes:
+    if ctl.cancelled.is_set():
+        raise Cancelled
+    try:
+        return os.read(fdin, _CHUNK)
+    except OSError as exc:
+        raise _translate("source", exc, urls[0], "read") from None
+
+
+def _write_all(fdout: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fdout, view) :]
+
+
+def _serial(fdin: int, fdout: int, hasher: Hasher, urls: tuple[str, str], ctl: Control) -> int:
+    written = 0
+    while data := _read(fdin, urls, ctl):
+        hasher.update(data)
+        try:
+            _write_all(fdout, data)
+        except OSError as exc:
+            raise _translate("dest", exc, urls[1], "put") from None
+        written += len(data)
+        if ctl.progress is not None:
+            ctl.progress(len(data))
+    return written
+
+
+def _piped(fdin: int, fdout: int, hasher: Hasher, urls: tuple[str, str], ctl: Control) -> int:
+    """Read and hash here while a writer thread writes (a few chunks in between)."""
+    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=3)
+    failure: list[OSError] = []
+
+    def writer() -> None:
+        while (data := chunks.get()) is not None:
+            if failure:
+                continue  # drain, so that the reader never blocks
+            try:
+                _write_all(fdout, data)
+            except OSError as exc:
+                failure.append(exc)
+
+    thread = threading.Thread(target=writer, name="dfc-fts-write", daemon=True)
+    thread.start()
+    written = 0
+    try:
+        while not failure and (data := _read(fdin, urls, ctl)):
+            hasher.update(data)
+            chunks.put(data)
+            written += len(data)
+            if ctl.progress is not None:
+                ctl.progress(len(data))
+    finally:
+        chunks.put(None)
+        thread.join()
+    if failure:
+        raise _translate("dest", failure[0], urls[1], "put")
     return written
 
 

@@ -1,8 +1,8 @@
 """Translate foreign storage exceptions into :mod:`dfc.errors`: the one boundary.
 
 Every storage call in :mod:`dfc.se` runs inside :class:`translate_errors`, which
-turns ``OSError`` (by errno first, then by builtin subclass), fsspec, aiohttp,
-httpx (WebDAV), botocore (S3) exceptions and XRootD statuses
+turns ``OSError`` (by errno first, then by builtin subclass), fsspec, aiohttp
+(WebDAV), botocore (S3) exceptions and XRootD statuses
 (:class:`XRootDFailure`) into the matching :class:`~dfc.errors.DFCError`. The
 message is one line naming the operation, the PFN and the reason, with
 credentials removed.
@@ -249,6 +249,8 @@ def _aiohttp_class(exc: BaseException) -> type[DFCError] | None:
         return _http_status_class(int(exc.status))
     if isinstance(exc, aiohttp.ServerTimeoutError):
         return SETimeout
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return PermissionDenied  # the server's certificate is not trusted: no retry helps
     if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
         return SEUnavailable
     return StorageError
@@ -258,21 +260,6 @@ def _http_status_class(status: int) -> type[DFCError]:
     if status in _HTTP_STATUS:
         return _HTTP_STATUS[status]
     return SEUnavailable if status >= 500 else StorageError
-
-
-def _httpx_class(exc: BaseException) -> type[DFCError] | None:
-    httpx = sys.modules.get("httpx")
-    if httpx is None or not isinstance(exc, httpx.HTTPError):
-        return None
-    if isinstance(exc, httpx.HTTPStatusError):
-        return _http_status_class(exc.response.status_code)
-    if isinstance(exc, httpx.TimeoutException):
-        return SETimeout
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return InvalidArgument
-    if isinstance(exc, httpx.TransportError):
-        return SEUnavailable
-    return StorageError
 
 
 def _botocore_class(exc: BaseException) -> type[DFCError] | None:
@@ -319,13 +306,7 @@ def _fsspec_class(exc: BaseException) -> type[DFCError] | None:
 
 
 def _classify(exc: BaseException) -> type[DFCError]:
-    found = (
-        _xrootd_class(exc)
-        or _aiohttp_class(exc)
-        or _httpx_class(exc)
-        or _botocore_class(exc)
-        or _fsspec_class(exc)
-    )
+    found = _xrootd_class(exc) or _aiohttp_class(exc) or _botocore_class(exc) or _fsspec_class(exc)
     if found is not None:
         return found
     if isinstance(exc, OSError) and exc.errno in _BY_ERRNO:

@@ -1,8 +1,9 @@
 """``davs://``, ``https://`` and ``http://`` storage elements: WebDAV servers.
 
-Requests go through an asynchronous ``httpx`` client; PROPFIND answers are
-parsed by ``webdav4``. ``davs://`` means WebDAV over HTTPS (the grid's name for
-it); PFNs keep the scheme the SE was registered with.
+Requests go through an ``aiohttp`` client session (its C parser reads several
+times faster than pure-Python clients); PROPFIND answers are parsed by
+``webdav4``. ``davs://`` means WebDAV over HTTPS (the grid's name for it); PFNs
+keep the scheme the SE was registered with.
 
 - Uploads stream the caller's bytes as the PUT body (nothing is held in memory)
   to a temporary name next to the target, then ``MOVE`` it into place
@@ -23,11 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-import httpx
+import aiohttp
+import yarl
 from fsspec.callbacks import DEFAULT_CALLBACK
 from webdav4.multistatus import MultiStatusResponse
 
@@ -66,6 +69,15 @@ _PROPFIND = (
     "<D:resourcetype/><D:getcontentlength/><D:getlastmodified/></D:prop></D:propfind>"
 )
 _OK = (HTTPStatus.OK, HTTPStatus.CREATED, HTTPStatus.NO_CONTENT)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """A finished HTTP exchange: status, reason and body text."""
+
+    status: int
+    reason: str
+    text: str
 
 
 class WebDAVSE:
@@ -118,7 +130,7 @@ class WebDAVSE:
         self._token = token
         self._verify = verify
         self._x509 = {"x509_user_proxy": x509_user_proxy, "x509_cert_dir": x509_cert_dir}
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_info(cls, info: SEInfo, options: Mapping[str, Any] | None = None) -> WebDAVSE:
@@ -178,30 +190,45 @@ class WebDAVSE:
         secrets = (self._token,) if self._token else ()
         return translate_errors(self.pfn(norm), op, secrets)
 
-    def _fail(self, response: httpx.Response, norm: str, op: str) -> DFCError:
-        return http_error(response.status_code, self.pfn(norm), op, response.reason_phrase)
+    def _fail(self, reply: _Reply, norm: str, op: str) -> DFCError:
+        return http_error(reply.status, self.pfn(norm), op, reply.reason)
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> aiohttp.ClientSession:
         if self._client is None:
-            verify: Any = False
+            ssl: Any = False
             if self._origin.startswith("https:") and self._verify:
                 proxy, cert_dir = x509_settings(self._x509)
-                verify = grid_ssl_context(proxy, cert_dir)
+                ssl = grid_ssl_context(proxy, cert_dir)
             headers = {"Accept-Encoding": "identity"}
             if self._token:
                 headers["Authorization"] = f"Bearer {self._token}"
-            self._client = httpx.AsyncClient(
+            self._client = aiohttp.ClientSession(
                 headers=headers,
-                verify=verify,
-                timeout=httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
-                follow_redirects=False,
+                connector=aiohttp.TCPConnector(ssl=ssl, limit=64),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=min(10.0, self.timeout), sock_read=self.timeout
+                ),
+                auto_decompress=False,
             )
         return self._client
 
+    def _target(self, norm: str, collection: bool = False) -> yarl.URL:
+        return yarl.URL(self._http_url(norm, collection), encoded=True)
+
     async def _send(
-        self, method: str, norm: str, *, collection: bool = False, **kwargs: Any
-    ) -> httpx.Response:
-        return await self._http().request(method, self._http_url(norm, collection), **kwargs)
+        self,
+        method: str,
+        norm: str,
+        *,
+        collection: bool = False,
+        redirects: bool = False,
+        **kwargs: Any,
+    ) -> _Reply:
+        async with self._http().request(
+            method, self._target(norm, collection), allow_redirects=redirects, **kwargs
+        ) as response:
+            text = await response.text(errors="replace")
+            return _Reply(response.status, response.reason or "", text)
 
     def _se_path(self, href_path: str) -> str:
         if self.base and (href_path == self.base or href_path.startswith(self.base + "/")):
@@ -214,17 +241,17 @@ class WebDAVSE:
         Raises:
             PFNNotFound: nothing exists at ``norm``.
         """
-        response = await self._send(
+        reply = await self._send(
             "PROPFIND",
             norm,
-            content=_PROPFIND,
+            data=_PROPFIND,
             headers={"Depth": str(depth), "Content-Type": "application/xml"},
-            follow_redirects=True,
+            redirects=True,
         )
-        if response.status_code != HTTPStatus.MULTI_STATUS:
-            raise self._fail(response, norm, "stat")
+        if reply.status != HTTPStatus.MULTI_STATUS:
+            raise self._fail(reply, norm, "stat")
         infos = []
-        for item in MultiStatusResponse(response.text).responses.values():
+        for item in MultiStatusResponse(reply.text).responses.values():
             props = item.properties
             is_dir = bool(props.collection)
             infos.append(
@@ -305,27 +332,26 @@ class WebDAVSE:
         if offset >= end:
             return
         headers = {"Range": f"bytes={offset}-{end - 1}"}
-        async with self._errors(norm, "read"):
-            request = self._http().build_request("GET", self._http_url(norm), headers=headers)
-            response = await self._http().send(request, stream=True)
-            try:
-                if response.status_code not in (HTTPStatus.OK, HTTPStatus.PARTIAL_CONTENT):
-                    raise self._fail(response, norm, "read")
-                # A server ignoring Range (200) sends the whole file: skip and cut.
-                skip = offset if response.status_code == HTTPStatus.OK else 0
-                remaining = end - offset
-                async for block in response.aiter_bytes(self.chunk_size):
-                    if skip:
-                        cut = min(skip, len(block))
-                        block, skip = block[cut:], skip - cut
-                    block = block[:remaining]
-                    if block:
-                        remaining -= len(block)
-                        yield block
-                    if remaining <= 0:
-                        break
-            finally:
-                await asyncio.shield(response.aclose())
+        async with (
+            self._errors(norm, "read"),
+            self._http().get(self._target(norm), headers=headers) as response,
+        ):
+            if response.status not in (HTTPStatus.OK, HTTPStatus.PARTIAL_CONTENT):
+                text = await response.text(errors="replace")
+                raise self._fail(_Reply(response.status, response.reason or "", text), norm, "read")
+            # A server ignoring Range (200) sends the whole file: skip and cut.
+            skip = offset if response.status == HTTPStatus.OK else 0
+            remaining = end - offset
+            async for block in response.content.iter_chunked(self.chunk_size):
+                if skip:
+                    cut = min(skip, len(block))
+                    block, skip = block[cut:], skip - cut
+                block = block[:remaining]
+                if block:
+                    remaining -= len(block)
+                    yield block
+                if remaining <= 0:
+                    break
 
     async def read_range(self, path: str, offset: int, length: int) -> bytes:
         """Return up to ``length`` bytes of ``path`` from ``offset``.
@@ -377,15 +403,15 @@ class WebDAVSE:
         try:
             try:
                 async with self._errors(norm, "put"):
-                    response = await self._send("PUT", tmp, content=body, headers=headers)
+                    reply = await self._send("PUT", tmp, data=body, headers=headers)
             except DFCError:
                 if body.error is not None:
                     # The caller's stream failed, not the server: its error, unchanged.
                     raise body.error from None
                 raise
             async with self._errors(norm, "put"):
-                if response.status_code not in _OK:
-                    raise self._fail(response, norm, "put")
+                if reply.status not in _OK:
+                    raise self._fail(reply, norm, "put")
                 await self._move(tmp, norm, overwrite, "put")
         except BaseException:
             await asyncio.shield(self._discard(tmp))
@@ -393,30 +419,30 @@ class WebDAVSE:
         return FileInfo(path=norm, size=body.total)
 
     async def _move(self, src: str, dst: str, overwrite: bool, op: str) -> None:
-        response = await self._send(
+        reply = await self._send(
             "MOVE",
             src,
             headers={"Destination": self._http_url(dst), "Overwrite": "T" if overwrite else "F"},
         )
-        if response.status_code == HTTPStatus.PRECONDITION_FAILED:
+        if reply.status == HTTPStatus.PRECONDITION_FAILED:
             raise AlreadyExists(f"{op} {self.pfn(dst)}: file exists")
-        if response.status_code not in _OK:
-            raise self._fail(response, src, op)
+        if reply.status not in _OK:
+            raise self._fail(reply, src, op)
 
     async def _discard(self, tmp: str) -> None:
         """Remove a failed upload's temporary file; its own failure is only logged."""
         try:
             async with self._errors(tmp, "put (cleanup)"):
-                response = await self._send("DELETE", tmp)
+                reply = await self._send("DELETE", tmp)
         except DFCError as exc:
             log.warning("%s: could not remove the partial upload: %s", self.name, exc)
             return
-        if response.status_code not in (*_OK, HTTPStatus.NOT_FOUND):
+        if reply.status not in (*_OK, HTTPStatus.NOT_FOUND):
             log.warning(
                 "%s: could not remove the partial upload %s: HTTP %s",
                 self.name,
                 self.pfn(tmp),
-                response.status_code,
+                reply.status,
             )
 
     # ------------------------------------------------------------ namespace
@@ -431,16 +457,20 @@ class WebDAVSE:
     async def _mkcol(self, server_path: str, norm: str) -> None:
         if server_path == "/":
             return
-        url = self._origin + quote(server_path + "/")
-        response = await self._http().request("MKCOL", url)
-        status = response.status_code
-        if status == HTTPStatus.CONFLICT:  # the parent is missing
+        url = yarl.URL(self._origin + quote(server_path + "/"), encoded=True)
+
+        async def mkcol() -> _Reply:
+            async with self._http().request("MKCOL", url, allow_redirects=False) as response:
+                text = await response.text(errors="replace")
+                return _Reply(response.status, response.reason or "", text)
+
+        reply = await mkcol()
+        if reply.status == HTTPStatus.CONFLICT:  # the parent is missing
             await self._mkcol(parent(server_path), norm)
-            response = await self._http().request("MKCOL", url)
-            status = response.status_code
+            reply = await mkcol()
         # 405 Method Not Allowed: something exists there already.
-        if status not in (*_OK, HTTPStatus.METHOD_NOT_ALLOWED):
-            raise self._fail(response, norm, "mkdir")
+        if reply.status not in (*_OK, HTTPStatus.METHOD_NOT_ALLOWED):
+            raise self._fail(reply, norm, "mkdir")
 
     async def rename(self, src: str, dst: str, *, overwrite: bool = False) -> None:
         """Move ``src`` to ``dst`` (creating ``dst``'s parents).
@@ -472,13 +502,13 @@ class WebDAVSE:
             if (await self._propfind(snorm, 0))[0].type == "directory":
                 raise IsADirectory(f"copy {self.pfn(snorm)}: is a directory")
             await self._ensure_dir(parent(dnorm))
-            response = await self._send(
+            reply = await self._send(
                 "COPY",
                 snorm,
                 headers={"Destination": self._http_url(dnorm), "Overwrite": "T", "Depth": "0"},
             )
-            if response.status_code not in _OK:
-                raise self._fail(response, snorm, "copy")
+            if reply.status not in _OK:
+                raise self._fail(reply, snorm, "copy")
 
     async def rm(self, path: str) -> None:
         """Remove the file ``path``.
@@ -491,9 +521,9 @@ class WebDAVSE:
         async with self._errors(norm, "rm"):
             if (await self._propfind(norm, 0))[0].type == "directory":
                 raise IsADirectory(f"rm {self.pfn(norm)}: is a directory")
-            response = await self._send("DELETE", norm)
-            if response.status_code not in _OK:
-                raise self._fail(response, norm, "rm")
+            reply = await self._send("DELETE", norm)
+            if reply.status not in _OK:
+                raise self._fail(reply, norm, "rm")
 
     async def mkdir(self, path: str) -> None:
         """Create directory ``path`` and its parents; an existing one is fine.
@@ -526,12 +556,12 @@ class WebDAVSE:
                 raise NotADirectory(f"rmdir {self.pfn(norm)}: not a directory")
             if members:
                 raise DirectoryNotEmpty(f"rmdir {self.pfn(norm)}: directory not empty")
-            response = await self._send("DELETE", norm, collection=True)
-            if response.status_code not in _OK:
-                raise self._fail(response, norm, "rmdir")
+            reply = await self._send("DELETE", norm, collection=True)
+            if reply.status not in _OK:
+                raise self._fail(reply, norm, "rmdir")
 
     async def close(self) -> None:
         """Close the HTTP connections."""
         client, self._client = self._client, None
         if client is not None:
-            await client.aclose()
+            await client.close()

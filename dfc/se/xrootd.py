@@ -17,6 +17,11 @@ means the same absolute path). Grid credentials are the XRootD client's own
 business: it reads ``X509_USER_PROXY`` and ``X509_CERT_DIR`` (and ``XRD_*``
 settings) from the environment. Paths containing ``?`` are refused: XRootD would
 take the rest for CGI parameters.
+
+The XRootD client is configured process-wide (see :data:`dfc.se._xrd.CLIENT_DEFAULTS`)
+to fail at once when a server is unreachable and to reconnect as soon as it is
+back, instead of its defaults (retrying for ten minutes, then remembering the
+failure for half an hour); ``XRD_CONNECTIONRETRY`` and friends still win.
 """
 
 from __future__ import annotations
@@ -326,7 +331,7 @@ class XRootDSE:
         if size is not None:
             cb.set_size(size)
         tmp = temp_path(norm)
-        writer = _Writer(_xrd.new_file(), self.parallel, self.timeout)
+        writer = _Writer(_xrd.new_file(), self.chunk_size, self.parallel, self.timeout)
         async with self._errors(norm, "put"):
             await self._check_target(norm, overwrite)
             await _xrd.call(
@@ -535,21 +540,26 @@ def _is_missing(exc: XRootDFailure) -> bool:
 class _Writer:
     """Writes one XRootD file at increasing offsets, ``parallel`` requests in flight."""
 
-    def __init__(self, handle: Any, parallel: int, timeout: int) -> None:
+    def __init__(self, handle: Any, block: int, parallel: int, timeout: int) -> None:
         self.handle = handle
+        self._block = block
         self._parallel = parallel
         self._timeout = timeout
         self._offset = 0
         self._pending: list[_xrd.Request] = []
 
     async def write(self, data: bytes) -> None:
-        self._pending.append(
-            _xrd.submit(self.handle.write, data, self._offset, len(data), timeout=self._timeout)
-        )
-        self._offset += len(data)
-        while len(self._pending) >= self._parallel:
-            await self._pending[0].result()
-            self._pending.pop(0)
+        for start in range(0, len(data), self._block):
+            piece = data[start : start + self._block] if len(data) > self._block else data
+            self._pending.append(
+                _xrd.submit(
+                    self.handle.write, piece, self._offset, len(piece), timeout=self._timeout
+                )
+            )
+            self._offset += len(piece)
+            while len(self._pending) >= self._parallel:
+                await self._pending[0].result()
+                self._pending.pop(0)
 
     async def close(self) -> None:
         while self._pending:

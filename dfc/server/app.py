@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.handlers
+import multiprocessing
+import queue
 import signal
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from dfc.api import CatalogService, Policy
 from dfc.auth import Authenticator, TokenIssuer, TokenVerifier, server_context
+from dfc.errors import DFCError
 from dfc.server._bridge import Bridge
 from dfc.server.middleware import (
     IDENTITIES,
@@ -105,16 +110,33 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     app[SERVICE].close()
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str) -> logging.handlers.QueueListener:
+    """JSON lines on stderr, formatted and written by a thread of their own.
+
+    Returns:
+        The started listener (stop it to flush).
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, handler)
     logger = logging.getLogger("dfc.server")
-    logger.handlers[:] = [handler]
+    logger.handlers[:] = [_Enqueue(records)]
     logger.propagate = False
     logger.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")
+    listener.start()
+    return listener
 
 
-async def _run(config: ServerConfig) -> None:
+class _Enqueue(logging.handlers.QueueHandler):
+    """Hands records to the writer thread as they are (formatting happens there)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        """The record itself: it is formatted once, by the writer."""
+        return record
+
+
+async def _run(config: ServerConfig, *, reuse_port: bool = False) -> None:
     context = server_context(
         certfile=config.hostcert,
         keyfile=config.hostkey,
@@ -131,7 +153,9 @@ async def _run(config: ServerConfig) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        site = web.TCPSite(runner, config.host, config.port, ssl_context=context)
+        site = web.TCPSite(
+            runner, config.host, config.port, ssl_context=context, reuse_port=reuse_port or None
+        )
         await site.start()
         for address in runner.addresses:
             host, port = address[0], address[1]
@@ -142,13 +166,62 @@ async def _run(config: ServerConfig) -> None:
         await runner.cleanup()
 
 
+def _worker(config: ServerConfig) -> None:
+    """One of several server processes sharing the port (``SO_REUSEPORT``)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    listener = _configure_logging(config.log_level)  # the parent's writer thread is not here
+    try:
+        asyncio.run(_run(config, reuse_port=True))
+    except DFCError as exc:
+        print(f"dfc server: {exc}", file=sys.stderr, flush=True)
+        sys.exit(min(exc.errno, 255) or 1)
+    finally:
+        listener.stop()
+
+
+def _supervise(config: ServerConfig) -> None:
+    """Run ``config.workers`` processes; stop all when one fails or on SIGINT/SIGTERM."""
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_worker, args=(config,)) for _ in range(config.workers)]
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.set()
+        for proc in workers:
+            if proc.is_alive():
+                proc.terminate()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    for proc in workers:
+        proc.start()
+    code = 0
+    while any(p.is_alive() for p in workers):
+        for proc in workers:
+            proc.join(timeout=0.2)
+            if not proc.is_alive() and proc.exitcode and not stopping.is_set():
+                code = proc.exitcode
+                stop(signal.SIGTERM, None)
+    for proc in workers:
+        proc.join()
+    if code:
+        sys.exit(code)
+
+
 def serve(config: ServerConfig) -> None:
-    """Run the server until SIGINT or SIGTERM.
+    """Run the server (``config.workers`` processes) until SIGINT or SIGTERM.
 
     Raises:
         dfc.errors.ConfigError: a certificate, key, CA directory or JWKS is unusable.
         dfc.errors.CatalogError: the catalogue is not initialised or of another revision.
         OSError: the address cannot be bound.
     """
-    _configure_logging(config.log_level)
-    asyncio.run(_run(config))
+    listener = _configure_logging(config.log_level)
+    try:
+        if config.workers > 1:
+            _supervise(config)
+        else:
+            asyncio.run(_run(config))
+    finally:
+        listener.stop()

@@ -14,7 +14,8 @@ crl_check = true            # revocation checked for every certificate of a chai
 max_body = 134217728        # bytes per request body
 max_items = 100000          # LFNs (items) per bulk request
 request_timeout = 300       # seconds per request (time to first byte of a stream)
-threads = 8                 # database worker threads
+threads = 8                 # database worker threads (per process)
+workers = 1                 # server processes sharing the port (SO_REUSEPORT)
 cache_seconds = 2           # how long the registry's view of an identity is reused
 
 [tokens]                    # optional: accept WLCG bearer tokens
@@ -51,7 +52,7 @@ _VOMSDIR = Path("/etc/grid-security/vomsdir")
 _KEYS = {
     "catalog", "host", "port", "hostcert", "hostkey", "ca_dir", "vomsdir", "vos", "crl_check",
     "max_body", "max_items", "request_timeout", "threads", "cache_seconds", "tokens", "authz",
-    "url", "log_level",
+    "url", "log_level", "workers",
 }  # fmt: skip
 
 
@@ -89,6 +90,7 @@ class ServerConfig:
     max_items: int = 100_000
     request_timeout: float = 300.0
     threads: int = 8
+    workers: int = 1
     cache_seconds: float = 2.0
     url: str | None = None
     log_level: str = "info"
@@ -154,6 +156,7 @@ class ServerConfig:
             max_items=get.integer("max_items", cls.max_items, 10_000, 10_000_000),
             request_timeout=get.number("request_timeout", cls.request_timeout),
             threads=get.integer("threads", cls.threads, 1, 256),
+            workers=get.integer("workers", cls.workers, 1, 64),
             cache_seconds=get.number("cache_seconds", cls.cache_seconds, minimum=0.0),
             url=get.text("url", "") or None,
             log_level=get.text("log_level", cls.log_level),

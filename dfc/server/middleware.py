@@ -18,11 +18,13 @@ token principal), never a certificate, key, proxy or token.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
+import secrets
 import time
-import uuid
 import weakref
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -121,9 +123,26 @@ def error_response(
     return web.json_response(body, status=status)
 
 
+class _Ids:
+    """Request ids: a random prefix per process and a counter (no entropy per request)."""
+
+    def __init__(self) -> None:
+        self._prefix = ""
+        self._pid = 0
+        self._count = itertools.count(1)
+
+    def next(self) -> str:
+        if self._pid != os.getpid():  # a new (forked) process: a new prefix
+            self._pid, self._prefix = os.getpid(), secrets.token_hex(4)
+        return f"{self._prefix}{next(self._count):08x}"
+
+
+_IDS = _Ids()
+
+
 def _request_id(request: web.Request) -> str:
     given = request.headers.get("X-Request-ID", "")
-    return given if _RID.fullmatch(given) else uuid.uuid4().hex[:16]
+    return given if _RID.fullmatch(given) else _IDS.next()
 
 
 @web.middleware

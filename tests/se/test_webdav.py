@@ -436,6 +436,20 @@ async def test_without_a_proxy_the_server_refuses(grid_pki, mtls_server, monkeyp
         await se.close()
 
 
+async def test_untrusted_server_is_refused(grid_pki, mtls_server, tmp_path):
+    port, _ = mtls_server
+    empty = tmp_path / "no-cas"
+    empty.mkdir()
+    options = {"x509_user_proxy": str(grid_pki / "x509up"), "x509_cert_dir": str(empty)}
+    se = open_se(SEInfo("GRID", f"davs://127.0.0.1:{port}/grid"), options)
+    try:
+        with pytest.raises(PermissionDenied, match="certificate") as err:
+            await se.stat("/f")
+        assert not err.value.retryable
+    finally:
+        await se.close()
+
+
 def test_x509_settings_precedence(tmp_path):
     env = {"X509_USER_PROXY": "/env/proxy", "X509_CERT_DIR": "/env/certs"}
     assert x509_settings({}, env) == ("/env/proxy", "/env/certs")

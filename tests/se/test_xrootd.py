@@ -198,11 +198,12 @@ async def test_errors(xrd_se):
 
 
 async def test_permission_denied(xrd_server, xrd_se):
-    if os.geteuid() != 0:
-        pytest.skip("needs root to make a directory the server may not write")
-    # The server runs as user xrootd: a root-owned directory is read-only to it.
+    # As root, the server runs as user xrootd and cannot write a root-owned
+    # directory; otherwise it runs as us and cannot write a read-only one.
     locked = xrd_server.data_dir / xrd_se.base.lstrip("/") / "locked"
     locked.mkdir(mode=0o755)
+    if os.geteuid() != 0:
+        locked.chmod(0o555)
     with pytest.raises(PermissionDenied) as err:
         await xrd_se.put(stream(b"x"), "/locked/f", size=1)
     assert "\n" not in str(err.value)

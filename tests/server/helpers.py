@@ -101,9 +101,7 @@ def token(audience: str, **overrides: Any) -> str:
     return jwt.encode(claims, signer, algorithm=alg, headers={"kid": kid} if kid else {})
 
 
-def server_config(
-    path: Path, pki: TestPKI, catalog: str, port: int, **extra: Any
-) -> Path:
+def server_config(path: Path, pki: TestPKI, catalog: str, port: int, **extra: Any) -> Path:
     """Write a server configuration for the test PKI."""
     lines = [
         f'catalog = "{catalog}"',

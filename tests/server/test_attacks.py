@@ -18,7 +18,7 @@ import jwt
 import pytest
 
 from dfc.api import _wire
-from dfc.auth.proxy import load_proxy, make_proxy
+from dfc.auth.proxy import load_proxy
 from dfc.models import FileRecord, Replica
 from tests.auth.pki import LANG_INDEPENDENT, forge_proxy, key, now, pci_value, pem
 from tests.server.helpers import (
@@ -117,23 +117,25 @@ def proxy_attacks(pki: TestPKI) -> dict[str, tuple[bytes, set[str]]]:
         ),
         # Ignored (not a VO this server serves): alice stays alice, without the role.
         "AC of another VO": (
-            pki.proxy("alice", ac=pki.ac("alice", vo="atlas",
-                                         fqans=["/atlas/production/Role=production"])),
+            pki.proxy(
+                "alice", ac=pki.ac("alice", vo="atlas", fqans=["/atlas/production/Role=production"])
+            ),
             {"401", "403"},
-        ),  # fmt: skip
+        ),
         "limited proxy writing": (
             pki.proxy("alice", limited=True, fqans=["/juno", PROD]),
             {"403"},
         ),
         "independent proxy": (
             pem(
-                forge_proxy(pki.alice.cert, key("alice"), pub,
-                            pci=pci_value(language=LANG_INDEPENDENT)),
+                forge_proxy(
+                    pki.alice.cert, key("alice"), pub, pci=pci_value(language=LANG_INDEPENDENT)
+                ),
                 pki.proxy_key,
                 pki.alice.cert,
             ),
             auth,
-        ),  # fmt: skip
+        ),
         "path length exceeded": (
             pem(too_deep, key("proxy2")) + b"".join(pem(c) for c in parent.chain),
             auth,
@@ -141,10 +143,13 @@ def proxy_attacks(pki: TestPKI) -> dict[str, tuple[bytes, set[str]]]:
         "revoked user": (pki.proxy("carol", fqans=["/juno", PROD]), auth),
         "untrusted CA": (pki.proxy("mallory", fqans=["/juno", PROD]), auth),
         "non-critical ProxyCertInfo": (
-            pem(forge_proxy(pki.alice.cert, key("alice"), pub, pci_critical=False),
-                pki.proxy_key, pki.alice.cert),
+            pem(
+                forge_proxy(pki.alice.cert, key("alice"), pub, pci_critical=False),
+                pki.proxy_key,
+                pki.alice.cert,
+            ),
             auth,
-        ),  # fmt: skip
+        ),
     }
 
 
@@ -250,3 +255,23 @@ def test_lfn_path_traversal_is_refused(env: Env, lfn: str) -> None:
     moved = op(env.server, good, "move", src=f"{HOME}/ok", dst=lfn)
     assert moved.status == 400
     assert snapshot(env.url) == before
+
+
+def test_voms_proxy_fake_proxies_work_with_the_server(env: Env) -> None:
+    from tests.auth.test_interop import fake
+
+    fqans = ["-fqan", "/juno/Role=NULL/Capability=NULL", "-fqan", f"{PROD}/Capability=NULL"]
+    real = fake(env.pki, "srv_vpf", *fqans)
+    who = request_json(env, real, "whoami")
+    assert (who.user, who.fqans, who.via) == ("alice", ("/juno", PROD), "x509")
+    reply = op(env.server, real, "mkdir", paths=["/juno/production/vpf"], parents=True,
+               owner="", group="")  # fmt: skip
+    assert _wire.loads(reply.body)["result"].ok
+    rogue = fake(env.pki, "srv_vpf_rogue", "-fqan", VO_ADMIN, signer="rogue")
+    assert refused(attempt(env.server, rogue, "whoami")) in {"401", "tls"}
+
+
+def request_json(env: Env, proxy: Path, name: str) -> object:
+    reply = op(env.server, proxy, name)
+    assert reply.status == 200, reply.body
+    return _wire.loads(reply.body)["result"]

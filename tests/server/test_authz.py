@@ -10,6 +10,8 @@ import inspect
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dfc.api._authz import Policy, under
 from dfc.api._guarded import ApiTx, GuardedTx
@@ -18,6 +20,7 @@ from dfc.auth import Identity, InsufficientRights, ReadOnlyCredential, ScopeDeni
 from dfc.auth.tokens import TokenScopes
 from dfc.catalog import CatalogTx
 from dfc.errors import ConfigError, InvalidArgument, InvalidLFN, LFNNotFound
+from dfc.lfn import validate as lfn_validate
 from dfc.models import FileRecord, Replica, SEInfo
 from tests.server.helpers import ALICE, BOB, ISSUER, PROD, VO_ADMIN
 
@@ -233,7 +236,9 @@ def test_invalid_names_fail_per_item(guarded: Guarded) -> None:
     with guarded(ALICE_ID) as tx:
         res = tx.stat(["/juno/../etc/passwd", "relative", "/juno/user"])
         assert list(res.succeeded) == ["/juno/user"]
-        assert all(isinstance(res.failed[k], InvalidLFN) for k in ("/juno/../etc/passwd", "relative"))
+        assert all(
+            isinstance(res.failed[k], InvalidLFN) for k in ("/juno/../etc/passwd", "relative")
+        )
         with pytest.raises(InvalidLFN):
             tx.move("/juno/user/a/alice/../../b", "/x")
         with pytest.raises(LFNNotFound):
@@ -288,3 +293,28 @@ def test_facade_checks_before_touching_storage(catalog: Catalog, tmp_path: objec
         put = bob.put([src], f"{HOME}/run/other.bin", se="DISK")
         assert isinstance(put.failed[f"{HOME}/run/other.bin"], InsufficientRights)
     assert on_disk.exists() and not (on_disk.parent / "other.bin").exists()
+
+
+def test_every_guarded_operation_is_served() -> None:
+    from dfc.api._service import OPS
+
+    public = {
+        name
+        for cls in (CatalogTx, ApiTx)
+        for name, _ in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    }
+    assert set(OPS) == public
+
+
+@given(st.text(alphabet=st.sampled_from(["/", ".", "a", "é", "\x00", "\x7f", " "]), max_size=12))
+def test_the_fast_lfn_check_agrees_with_the_rules(name: str) -> None:
+    from dfc.api._guarded import _valid
+    from dfc.models import BulkResult
+
+    try:
+        lfn_validate(name)
+        expected = [name]
+    except InvalidLFN:
+        expected = []
+    assert _valid([name], BulkResult()) == expected

@@ -55,7 +55,9 @@ def test_proxy_init_and_info(cli: CLI, grid: Path, monkeypatch: pytest.MonkeyPat
     assert (data["identity"], data["limited"], data["chain_verified"]) == (ALICE, False, True)
     monkeypatch.setattr("sys.stdin", io.StringIO("secret phrase\n"))
     cli.ok("proxy", "init", "--limited", "--pwstdin", "--out", str(grid.with_name("lim")))
-    limited = json.loads(cli.ok("proxy", "info", "--json", "--file", str(grid.with_name("lim"))).out)
+    limited = json.loads(
+        cli.ok("proxy", "info", "--json", "--file", str(grid.with_name("lim"))).out
+    )
     assert limited["limited"] is True and "limited" in limited["type"]
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.server.helpers import PROD, DfcServer, seed, start_server
+from tests.server.helpers import PROD, VO_ADMIN, DfcServer, seed, start_server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -93,9 +93,42 @@ def normal(text: str, se: Path, local: Path) -> str:
     return _GUID.sub("<GUID>", _TIME.sub("<TIME>", text))
 
 
-def run_flow(cli: CLI, prefix: list[str], local: Path, se: Path) -> list[tuple[str, int, str, str]]:
+def meta_flow(local: Path, base: str) -> list[list[str]]:
+    (local / "a.root").write_bytes(b"a" * 10)
+    (local / "b.root").write_bytes(b"b" * 20)
+    m = f"{base}/meta"
+    return [
+        ["mkdir", "-p", f"{m}/run1", f"{m}/run2"],
+        ["put", str(local / "a.root"), f"{m}/run1/", "--se", "DISK"],
+        ["put", str(local / "b.root"), f"{m}/run2/", "--se", "DISK"],
+        ["meta", "index", "-d", "runH", "int"],
+        ["meta", "index", "-f", "quality", "string"],
+        ["meta", "set", f"{m}/run1", "runH=10"],
+        ["meta", "set", f"{m}/run2", "runH=20"],
+        ["meta", "set", f"{m}/run2/b.root", "quality=good"],
+        ["meta", "set", f"{m}/run2", "runH=abc"],
+        ["meta", "get", "--json", f"{m}/run2/b.root"],
+        ["find", m, "runH>15"],
+        ["find", "--count", m, "runH>=10"],
+        ["find", "-D", "--json", m, "quality=good"],
+        ["find", m, "nosuchfield=1"],
+        ["dataset", "add", f"{m}/ds1", m, "runH=10"],
+        ["dataset", "files", f"{m}/ds1"],
+        ["du", "--json", m],
+        ["dump", m],
+        ["meta", "rm", f"{m}/run2", "runH"],
+        ["find", m, "runH>15"],
+        ["dataset", "rm", f"{m}/ds1"],
+        ["meta", "index", "-r", "quality"],
+        ["meta", "index", "-r", "runH"],
+    ]
+
+
+def run_flow(
+    cli: CLI, prefix: list[str], local: Path, se: Path, make: Any = flow
+) -> list[tuple[str, int, str, str]]:
     out = []
-    for args in flow(local, HOME):
+    for args in make(local, HOME):
         run = cli(*prefix, *args)
         out.append((args[0], run.code, normal(run.out, se, local), normal(run.err, se, local)))
     return out
@@ -124,6 +157,28 @@ def test_flows_are_identical_embedded_and_remote(
     codes = [r[1] for r in embedded]
     assert 0 in codes and 2 in codes  # the flow does fail on purpose
     assert (remote_dir / "copy.root").read_bytes() == bytes(range(256)) * 400
+
+
+def test_metadata_flows_are_identical(
+    cli: CLI, remote: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: TestPKI
+) -> None:
+    with monkeypatch.context() as local_user:
+        for var in ("LOGNAME", "USER"):
+            local_user.setenv(var, "alice")
+        local_se = tmp_path / "embedded-se"
+        cli.ok("init")
+        cli.ok("admin", "user", "add", "alice", "--group", "juno")
+        cli.ok("se", "add", "DISK", f"file://{local_se}", "--site", "IHEP")
+        (tmp_path / "embedded").mkdir()
+        embedded = run_flow(cli, [], tmp_path / "embedded", local_se, meta_flow)
+    admin = pki.write("cli_vo_admin", pki.proxy("alice", fqans=["/juno", VO_ADMIN]))
+    monkeypatch.setenv("X509_USER_PROXY", str(admin))
+    (tmp_path / "remote").mkdir()
+    over_tls = run_flow(cli, ["--catalog", remote.server.url], tmp_path / "remote", remote.se,
+                        meta_flow)  # fmt: skip
+    for emb, rem in zip(embedded, over_tls, strict=True):
+        assert rem == emb
+    assert [r[1] for r in embedded].count(0) >= 20
 
 
 def test_remote_identity_and_refusals(cli: CLI, remote: Env, monkeypatch: pytest.MonkeyPatch,

@@ -210,7 +210,9 @@ VALUES = st.one_of(
 )  # fmt: skip
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_fuzzed_operations_never_500(env: Env, data: st.DataObject) -> None:
     name = data.draw(st.sampled_from(sorted(OPS)))

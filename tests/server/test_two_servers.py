@@ -74,3 +74,13 @@ def test_two_servers_behave_as_one(servers: tuple[DfcServer, DfcServer], pki: Te
     assert result(op(b, bob, "whoami")).user == "robert"  # type: ignore[attr-defined]
     denied = op(b, bob, "remove_files", lfns=[f"{HOME}/shared/f0001"])
     assert result(denied).failed[f"{HOME}/shared/f0001"].kind == "InsufficientRights"  # type: ignore[attr-defined]
+
+
+def test_several_worker_processes(pki: TestPKI, tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp = tmp_path_factory.mktemp("workers")
+    url = f"sqlite:///{tmp / 'catalog.db'}"
+    seed(url, pki, tmp / "se")
+    alice = pki.write("workers_alice", pki.proxy("alice", fqans=["/juno"]))
+    for server in start_server(tmp, pki, url, workers=2):
+        for _ in range(6):  # new connections land on either process
+            assert result(op(server, alice, "whoami")).user == "alice"  # type: ignore[attr-defined]
