@@ -121,7 +121,9 @@ def report(title: str, rows: list[tuple[str, float]], unit: str, amount: float, 
     for name in best:
         if name.startswith("dfc"):
             ratios = ", ".join(
-                f"{best[peer] / best[name]:.2f}x {peer}" for peer in best if not peer.startswith("dfc")
+                f"{best[peer] / best[name]:.2f}x {peer}"
+                for peer in best
+                if not peer.startswith("dfc")
             )
             print(f"  {name}: {ratios}")
 
@@ -136,6 +138,55 @@ def best_of(rounds: int, fn: Any) -> float:
 
 
 # ---------------------------------------------------------------------- phases
+def _dfc_big(home: Home, label: str, rounds: int) -> list[tuple[str, float]]:
+    def api_run() -> float:
+        start = time.perf_counter()
+        home.api.replicate(["/bench/big.dat"], "B").raise_first()
+        took = time.perf_counter() - start
+        home.api.rm(["/bench/big.dat"], se="B").raise_first()
+        return took
+
+    def cmd_run() -> float:
+        took = timed(home.dfc("replicate", "/bench/big.dat", "--to", "B"), home.env)
+        home.api.rm(["/bench/big.dat"], se="B").raise_first()
+        return took
+
+    return [
+        (f"dfc replicate, library ({label})", best_of(rounds, api_run)),
+        (f"dfc replicate, command ({label})", best_of(rounds, cmd_run)),
+    ]
+
+
+def _peers_big(src: Path, dst: Path, rounds: int) -> list[tuple[str, float]]:
+    def cp() -> float:
+        drop(dst)
+        dst.mkdir()
+        return timed(["cp", str(src), str(dst / "big.dat")])
+
+    def cp_sync() -> float:
+        drop(dst)
+        dst.mkdir()
+        return timed(["sh", "-c", f"cp {src} {dst}/big.dat && sync {dst}/big.dat"])
+
+    def rclone() -> float:
+        drop(dst)
+        return timed(["rclone", "copy", str(src.parent), str(dst)])
+
+    def xrdcp() -> float:
+        drop(dst)
+        dst.mkdir()
+        return timed(["xrdcp", "-s", "--cksum", "adler32:source", str(src), str(dst)])
+
+    rows = [
+        ("cp", best_of(rounds, cp)),
+        ("cp && sync", best_of(rounds, cp_sync)),
+        ("rclone copy (default checks)", best_of(rounds, rclone)),
+        ("xrdcp --cksum adler32:source", best_of(rounds, xrdcp)),
+    ]
+    drop(dst)
+    return rows
+
+
 def phase_big(work: Path, rounds: int, size_mib: int) -> None:
     results: list[tuple[str, float]] = []
     for fsync in (True, False):
@@ -149,50 +200,10 @@ def phase_big(work: Path, rounds: int, size_mib: int) -> None:
             for _ in range(size_mib):
                 fh.write(block)
         home.register("A", src_root, "/bench")
-        label = "fsync on" if fsync else "fsync off"
-
-        def api_run() -> float:
-            start = time.perf_counter()
-            home.api.replicate(["/bench/big.dat"], "B").raise_first()
-            took = time.perf_counter() - start
-            home.api.rm(["/bench/big.dat"], se="B").raise_first()
-            return took
-
-        def cmd_run() -> float:
-            took = timed(home.dfc("replicate", "/bench/big.dat", "--to", "B"), home.env)
-            home.api.rm(["/bench/big.dat"], se="B").raise_first()
-            return took
-
         subprocess.run(["cat", str(src)], stdout=subprocess.DEVNULL, check=True)
-        results.append((f"dfc replicate, library ({label})", best_of(rounds, api_run)))
-        results.append((f"dfc replicate, command ({label})", best_of(rounds, cmd_run)))
+        results += _dfc_big(home, "fsync on" if fsync else "fsync off", rounds)
         if fsync:
-            dst = work / "peer"
-
-            def cp() -> float:
-                drop(dst)
-                dst.mkdir()
-                return timed(["cp", str(src), str(dst / "big.dat")])
-
-            def cp_sync() -> float:
-                drop(dst)
-                dst.mkdir()
-                return timed(["sh", "-c", f"cp {src} {dst}/big.dat && sync {dst}/big.dat"])
-
-            def rclone() -> float:
-                drop(dst)
-                return timed(["rclone", "copy", str(src.parent), str(dst)])
-
-            def xrdcp() -> float:
-                drop(dst)
-                dst.mkdir()
-                return timed(["xrdcp", "-s", "--cksum", "adler32:source", str(src), str(dst)])
-
-            results.append(("cp", best_of(rounds, cp)))
-            results.append(("cp && sync", best_of(rounds, cp_sync)))
-            results.append(("rclone copy (default checks)", best_of(rounds, rclone)))
-            results.append(("xrdcp --cksum adler32:source", best_of(rounds, xrdcp)))
-            drop(dst)
+            results += _peers_big(src, work / "peer", rounds)
         home.close()
         drop(home.work)
     report(
@@ -212,6 +223,31 @@ def _small_files(root: Path, n: int, size: int) -> None:
         (d / f"f{i:05d}").write_bytes(os.urandom(size))
 
 
+def _dfc_small(home: Home, label: str, rounds: int) -> tuple[str, float]:
+    def api_run() -> float:
+        start = time.perf_counter()
+        home.api.replicate(["/small"], "B", recursive=True).raise_first()
+        took = time.perf_counter() - start
+        home.api.rm(["/small"], se="B", recursive=True).raise_first()
+        return took
+
+    return (f"dfc replicate -r, library ({label})", best_of(rounds, api_run))
+
+
+def _peers_small(src: Path, dst: Path, rounds: int) -> list[tuple[str, float]]:
+    def cp() -> float:
+        drop(dst)
+        return timed(["cp", "-r", str(src), str(dst)])
+
+    def rclone() -> float:
+        drop(dst)
+        return timed(["rclone", "copy", "--transfers", "16", str(src), str(dst)])
+
+    rows = [("cp -r", best_of(rounds, cp)), ("rclone copy --transfers 16", best_of(rounds, rclone))]
+    drop(dst)
+    return rows
+
+
 def phase_small(work: Path, rounds: int, n: int) -> None:
     results: list[tuple[str, float]] = []
     for fsync in (False, True):
@@ -223,30 +259,9 @@ def phase_small(work: Path, rounds: int, n: int) -> None:
         home.se("B")
         _small_files(src_root / "small", n, 10 * 1024)
         home.register("A", src_root, "/small")
-        label = "fsync on" if fsync else "fsync off"
-
-        def api_run() -> float:
-            start = time.perf_counter()
-            home.api.replicate(["/small"], "B", recursive=True).raise_first()
-            took = time.perf_counter() - start
-            home.api.rm(["/small"], se="B", recursive=True).raise_first()
-            return took
-
-        results.append((f"dfc replicate -r, library ({label})", best_of(rounds, api_run)))
+        results.append(_dfc_small(home, "fsync on" if fsync else "fsync off", rounds))
         if not fsync:
-            dst = work / "peer"
-
-            def cp() -> float:
-                drop(dst)
-                return timed(["cp", "-r", str(src_root / "small"), str(dst)])
-
-            def rclone() -> float:
-                drop(dst)
-                return timed(["rclone", "copy", "--transfers", "16", str(src_root / "small"), str(dst)])
-
-            results.append(("cp -r", best_of(rounds, cp)))
-            results.append(("rclone copy --transfers 16", best_of(rounds, rclone)))
-            drop(dst)
+            results += _peers_small(src_root / "small", work / "peer", rounds)
         home.close()
         drop(home.work)
     report(
@@ -288,15 +303,25 @@ def phase_xrootd(work: Path, rounds: int, n: int) -> None:
                 )
                 extra = ["--cksum", "adler32:source"] if cksum else []
                 return timed(
-                    ["xrdcp", "-s", "-r", "--parallel", "8", *extra, str(src_root / "xr"),
-                     f"root://{server.host}//peer/"]
+                    [
+                        "xrdcp",
+                        "-s",
+                        "-r",
+                        "--parallel",
+                        "8",
+                        *extra,
+                        str(src_root / "xr"),
+                        f"root://{server.host}//peer/",
+                    ]
                 )
 
             return run
 
         results.append(("dfc replicate -r, library (verified)", best_of(rounds, api_run)))
         results.append(("xrdcp -r --parallel 8", best_of(rounds, xrdcp(False))))
-        results.append(("xrdcp -r --parallel 8 --cksum adler32:source", best_of(rounds, xrdcp(True))))
+        results.append(
+            ("xrdcp -r --parallel 8 --cksum adler32:source", best_of(rounds, xrdcp(True)))
+        )
         report(
             f"{n} files of 1 MiB, local -> loopback xrootd (best of {rounds})",
             results,
@@ -318,7 +343,9 @@ def _zero_files(root: Path, n: int, per_dir: int = 1000) -> None:
         os.close(os.open(d / f"f{i:07d}", os.O_CREAT | os.O_WRONLY, 0o644))
 
 
-def _register_zero(home: Home, se: str, root: Path, prefix: str, n: int, per_dir: int = 1000) -> None:
+def _register_zero(
+    home: Home, se: str, root: Path, prefix: str, n: int, per_dir: int = 1000
+) -> None:
     from dfc.checksum import Hasher
     from dfc.models import FileRecord, Replica
 
@@ -397,8 +424,10 @@ def phase_million(work: Path, n: int, seconds: float) -> None:
     took = time.perf_counter() - start
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert sub.job is not None
-    print(f"  submit: {took:.1f} s ({n / took:,.0f} files/s); peak RSS of this process "
-          f"{rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MB")
+    print(
+        f"  submit: {took:.1f} s ({n / took:,.0f} files/s); peak RSS of this process "
+        f"{rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MB"
+    )
     home.api.close()
     agent = subprocess.Popen(
         home.dfc("fts", "agent"), env=home.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -412,9 +441,11 @@ def phase_million(work: Path, n: int, seconds: float) -> None:
     agent.send_signal(signal.SIGTERM)
     _out, err = agent.communicate(timeout=120)
     job = home.api.fts_job(sub.job.id)
-    print(f"  agent worked {seconds:.0f} s: {job.counts.finished:,} files finished "
-          f"({job.counts.finished / seconds:,.0f} files/s), peak RSS {peak / MiB:.0f} MB "
-          "(goal <= 300 MB)")
+    print(
+        f"  agent worked {seconds:.0f} s: {job.counts.finished:,} files finished "
+        f"({job.counts.finished / seconds:,.0f} files/s), peak RSS {peak / MiB:.0f} MB "
+        "(goal <= 300 MB)"
+    )
     print(f"  {err.decode().strip().splitlines()[-1]}")
     home.close()
     drop(home.work)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dfc import lfn as lfnmod
+from dfc.api._apitx import Access, ApiTx
 from dfc.api._authz import READ, WRITE, Authorizer, under
 from dfc.api._guarded_meta import GuardedMetaMixin
 from dfc.auth.errors import InsufficientRights
@@ -36,109 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Access", "ApiTx", "GuardedTx"]
 
-#: What :meth:`ApiTx.access` asks about.
-Access = Literal["read", "create", "write", "remove"]
-
 T = TypeVar("T")
 _SE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
-
-class ApiTx(CatalogTx):
-    """A catalogue transaction as the API sees it: catalogue and access-control operations.
-
-    The access-control operations below are implemented by :class:`GuardedTx` and by
-    the remote transaction; this base only declares them.
-    """
-
-    def whoami(self) -> WhoAmI:
-        """How the catalogue sees the caller."""
-        raise NotImplementedError
-
-    def access(self, lfns: Sequence[str], what: Access) -> BulkResult[None]:
-        """Whether the caller may ``read``, ``create``, ``write`` or ``remove`` each LFN.
-
-        ``write`` changes a file's replicas; ``create`` makes a new entry (or overwrites a
-        file); ``remove`` unregisters it. The API asks before moving bytes, so that a
-        refused operation never touches storage.
-        """
-        raise NotImplementedError
-
-    def chmod(
-        self, paths: Sequence[str], mode: int, *, recursive: bool = False
-    ) -> BulkResult[None]:
-        """Set the mode of entries (the owner or an administrator)."""
-        raise NotImplementedError
-
-    def chown(
-        self,
-        paths: Sequence[str],
-        *,
-        owner: str | None = None,
-        group: str | None = None,
-        recursive: bool = False,
-    ) -> BulkResult[None]:
-        """Set the owner and/or group of entries (administrators only)."""
-        raise NotImplementedError
-
-    def add_user(
-        self,
-        name: str,
-        *,
-        dns: Sequence[str] = (),
-        account: str | None = None,
-        group: str | None = None,
-        properties: Sequence[str] | None = None,
-    ) -> UserInfo:
-        """Register or update a user (administrators only)."""
-        raise NotImplementedError
-
-    def remove_user_dn(self, name: str, dn: str) -> UserInfo:
-        """Unmap a DN from a user (administrators only)."""
-        raise NotImplementedError
-
-    def list_users(self) -> list[UserInfo]:
-        """Every registered user (administrators only)."""
-        raise NotImplementedError
-
-    def remove_user(self, name: str) -> None:
-        """Unregister a user (administrators only)."""
-        raise NotImplementedError
-
-    def add_group(self, name: str, *, properties: Sequence[str] | None = None) -> GroupInfo:
-        """Create or change a group (administrators only)."""
-        raise NotImplementedError
-
-    def list_groups(self) -> list[GroupInfo]:
-        """Every group (administrators only)."""
-        raise NotImplementedError
-
-    def remove_group(self, name: str) -> None:
-        """Delete a group (administrators only)."""
-        raise NotImplementedError
-
-    def add_member(self, group: str, user: str) -> GroupInfo:
-        """Add a user to a group (administrators only)."""
-        raise NotImplementedError
-
-    def remove_member(self, group: str, user: str) -> GroupInfo:
-        """Remove a user from a group (administrators only)."""
-        raise NotImplementedError
-
-    def map_fqan(self, fqan: str, group: str, *, account: str | None = None) -> FqanRule:
-        """Map holders of an FQAN to a group (administrators only)."""
-        raise NotImplementedError
-
-    def unmap_fqan(self, fqan: str) -> None:
-        """Delete an FQAN rule (administrators only)."""
-        raise NotImplementedError
-
-    def list_fqan_rules(self) -> list[FqanRule]:
-        """Every FQAN rule (administrators only)."""
-        raise NotImplementedError
-
-    def import_gridmap(self, text: str) -> GridmapImport:
-        """Import a grid-mapfile (administrators only)."""
-        raise NotImplementedError
 
 
 def _check_type(value: object, kind: type, what: str) -> None:

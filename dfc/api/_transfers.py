@@ -43,7 +43,10 @@ if TYPE_CHECKING:
     from dfc.callbacks import Callback
     from dfc.catalog import Catalog, CatalogTx
     from dfc.config import Settings
+    from dfc.fts.config import EngineConfig
     from dfc.fts.engine import EngineReport
+    from dfc.fts.replicate import CatalogStore
+    from dfc.fts.sources import SEPool
     from dfc.models import SEInfo
 
 __all__ = [
@@ -83,14 +86,16 @@ class JobStatus:
     Attributes:
         job: the job and its counters.
         links: per (source, destination): files per state, bytes, rate, limit.
-        rate: bytes/s over the last minute.
+        rate: bytes/s over the last minute (or since the job started).
         eta: seconds to go at that rate (None when unknown or final).
+        window: the seconds ``rate`` (and each link's ``recent_bytes``) covers.
     """
 
     job: TransferJob
     links: tuple[LinkRow, ...] = ()
     rate: float = 0.0
     eta: float | None = None
+    window: float = RATE_WINDOW
 
 
 class _DryRun(Exception):
@@ -278,7 +283,7 @@ class TransferMixin:
         rate = sum(link.recent_bytes for link in links) / window
         left = job.counts.bytes_total - job.counts.bytes_done
         eta = left / rate if rate > 0 and not job.final else None
-        return JobStatus(job, tuple(links), rate, eta)
+        return JobStatus(job, tuple(links), rate, eta, window)
 
     def fts_files(
         self,
@@ -361,18 +366,19 @@ class TransferMixin:
                 callback.set_size(q.pending_bytes(job_id))
         if job.final:
             return job
-        _sync.run(self._run_job(job_id, callback, watch))
+        _sync.run(self._run_job(job_id, self._engine_parts(), callback, watch))
         return self.fts_job(job_id)
 
     async def _run_job(
         self,
         job_id: int,
+        parts: tuple[CatalogStore, SEPool, EngineConfig],
         callback: Callback | None,
         watch: Callable[[TransferJob], None] | None,
     ) -> None:
         from dfc.fts.agent import run_agent
 
-        store, pool, config = self._engine_parts()
+        store, pool, config = parts
         watcher = _Watcher(self, job_id, watch) if watch is not None else None
         if watcher is not None:
             watcher.start()
@@ -401,13 +407,10 @@ class TransferMixin:
         """
         from dfc.fts.agent import run_agent
 
-        async def run() -> EngineReport:
-            store, pool, config = self._engine_parts()
-            return await run_agent(store, pool, config, once=once, signals=True, on_start=on_start)
+        store, pool, config = self._engine_parts()
+        return _sync.run(run_agent(store, pool, config, once=once, signals=True, on_start=on_start))
 
-        return _sync.run(run())
-
-    def _engine_parts(self) -> tuple[Any, Any, Any]:
+    def _engine_parts(self) -> tuple[CatalogStore, SEPool, EngineConfig]:
         from dfc.fts.config import EngineConfig
         from dfc.fts.replicate import CatalogStore
         from dfc.fts.sources import SEPool
@@ -495,10 +498,12 @@ async def _follow(api: TransferMixin, job_id: int, callback: Callback | None) ->
     import asyncio
 
     db = _sync.CatalogExecutor()
-    seen = 0
+    seen: int | None = None
     try:
         while True:
             job = await db(api.fts_job, job_id)
+            if seen is None:
+                seen = job.counts.bytes_done  # what was done before is not in the total
             if callback is not None and job.counts.bytes_done > seen:
                 callback.relative_update(job.counts.bytes_done - seen)
                 seen = job.counts.bytes_done

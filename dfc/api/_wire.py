@@ -9,6 +9,8 @@ JSON, with typed values tagged so that both ends get the same Python values back
 - ``{"$": "T", "v": "2025-01-01T00:00:00+00:00"}``: a datetime;
 - ``{"$": "set", "f": [...]}``: a (frozen) set;
 - ``{"$": "Bulk", "ok": {...}, "err": {...}}``: a :class:`~dfc.models.BulkResult`;
+  ``{"$": "BulkR", "ok": {lfn: [[se, path, base, status], ...]}, "bases": [...], "err":
+  {...}}`` one of replica lists (bulk lookups; PFNs share their prefixes);
 - ``{"$": "E", "k": "LFNNotFound", "m": "message", "n": 2}``: a :class:`~dfc.errors.DFCError`;
 - ``{"$": "Entry", "f": [...]}``: a dataclass, its fields in declaration order. The
   dataclasses of :mod:`dfc.models` have short tags; others are tagged
@@ -160,11 +162,11 @@ def encode(value: Any) -> Any:
     if kind is datetime:
         return {"$": "T", "v": value.isoformat()}
     if kind is BulkResult:
-        return {
-            "$": "Bulk",
-            "ok": _encode_values(value.succeeded),
-            "err": {str(k): error_json(e) for k, e in value.failed.items()},
-        }
+        errors = {str(k): error_json(e) for k, e in value.failed.items()}
+        compact = _replica_lists(value.succeeded)
+        if compact is not None:
+            return {"$": "BulkR", "ok": compact[0], "bases": compact[1], "err": errors}
+        return {"$": "Bulk", "ok": encode(value.succeeded), "err": errors}
     if isinstance(value, DFCError):
         return error_json(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -177,17 +179,55 @@ def encode(value: Any) -> Any:
     raise TypeError(f"cannot send a value of type {kind.__name__}")
 
 
-def _encode_values(mapping: dict[str, Any]) -> Any:
-    """A bulk result's values; replica lists (bulk lookups) in one tight loop."""
+def _replica_lists(mapping: dict[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
+    """The compact form of ``{lfn: [Replica, ...]}`` (bulk lookups), or None if it is not.
+
+    Each replica is ``[se, path, base, status]``: ``path`` is empty when it is the LFN,
+    ``base`` indexes the list of PFN prefixes (the PFN is the prefix and the path), or
+    is the whole PFN when it does not end with the path.
+    """
+    if "$" in mapping:
+        return None
+    bases: dict[str, int] = {}
     out: dict[str, Any] = {}
-    for key, value in mapping.items():
-        if type(value) is list and all(type(r) is Replica for r in value):
-            out[key] = [{"$": "Replica", "f": [r.se, r.path, r.pfn, r.status]} for r in value]
-        else:
-            return encode(mapping)
-    if "$" in out or not all(type(k) is str for k in out):
-        return encode(mapping)
-    return out
+    for lfn, reps in mapping.items():
+        if type(reps) is not list or type(lfn) is not str:
+            return None
+        rows = []
+        for r in reps:
+            if type(r) is not Replica:
+                return None
+            path, pfn = r.path, r.pfn
+            ref: int | str = pfn
+            if pfn.endswith(path):
+                base = pfn[: len(pfn) - len(path)]
+                ref = bases.get(base, -1)
+                if ref < 0:
+                    ref = bases[base] = len(bases)
+            rows.append([r.se, "" if path == lfn else path, ref, r.status])
+        out[lfn] = rows
+    return out, list(bases)
+
+
+def _replicas_from(obj: dict[str, Any]) -> dict[str, list[Replica]]:
+    """Rebuild ``{lfn: [Replica, ...]}`` from its compact form."""
+    ok, bases = obj.get("ok"), obj.get("bases")
+    if (
+        not isinstance(ok, dict)
+        or not isinstance(bases, list)
+        or not all(type(b) is str for b in bases)
+    ):
+        raise InvalidArgument("malformed bulk replica result")
+    try:
+        return {
+            lfn: [
+                Replica(se, p or lfn, bases[ref] + (p or lfn) if type(ref) is int else ref, st)
+                for se, p, ref, st in rows
+            ]
+            for lfn, rows in ok.items()
+        }
+    except (TypeError, ValueError, IndexError):
+        raise InvalidArgument("malformed bulk replica result") from None
 
 
 def _lookup(tag: str, allowed: Collection[type] | None) -> type:
@@ -226,6 +266,11 @@ def _hook(allowed: Collection[type] | None) -> Callable[[dict[str, Any]], Any]:
                 raise InvalidArgument(f"malformed time value {text!r}") from None
         if tag == "E":
             return error_from(obj.get("k"), obj.get("m"), obj.get("n"))
+        if tag == "BulkR" and replicas:
+            ok, err = _replicas_from(obj), obj.get("err", {})
+            if not isinstance(err, dict) or not all(isinstance(e, DFCError) for e in err.values()):
+                raise InvalidArgument("malformed bulk result errors")
+            return BulkResult(succeeded=ok, failed=err)
         if tag == "Bulk":
             ok, err = obj.get("ok", {}), obj.get("err", {})
             if not isinstance(ok, dict) or not isinstance(err, dict):

@@ -277,7 +277,13 @@ def status_json(st: JobStatus) -> dict[str, Any]:
     """The documented JSON shape of ``fts status``."""
     from dfc import to_json
 
-    return {**job_json(st.job), "rate": st.rate, "eta": st.eta, "links": to_json(st.links)}
+    return {
+        **job_json(st.job),
+        "rate": st.rate,
+        "eta": st.eta,
+        "window": st.window,
+        "links": to_json(st.links),
+    }
 
 
 def plan_json(plan: TransferPlan) -> dict[str, Any]:
@@ -328,7 +334,7 @@ def status_lines(st: JobStatus) -> list[str]:
         )
     for link in st.links:
         name = f"{link.source or '(not started)'} -> {link.dest}"
-        rate = human_size(link.recent_bytes / 60.0) + "/s"
+        rate = human_size(link.recent_bytes / st.window) + "/s"
         limit = "-" if link.limit is None else str(link.limit)
         lines.append(
             f"  {name:<32} {link.finished:>7} {link.failed:>6} {link.active:>6} "

@@ -39,6 +39,7 @@ from dfc.errors import (
     NotFound,
     ReplicaNotFound,
     SEBanned,
+    SENotFound,
 )
 from dfc.fts.copy import CopyFailed, copy_task, leftover_prefixes, timeout_for
 from dfc.fts.job import AgentLost, FileState, Outcome, Task
@@ -335,9 +336,10 @@ class Engine:
         if any(r.se == task.dest for r in entry.replicas):
             return Outcome(task, FileState.FINISHED, skipped=True)
         info = self.pool.infos.get(task.dest)
-        if info is None or not info.write:
-            why = "is not registered" if info is None else "is banned for writing"
-            return self._fail(task, SEBanned(f"storage element {task.dest} {why}"))
+        if info is None:
+            return self._fail(task, SENotFound(f"storage element {task.dest} is not registered"))
+        if not info.write:
+            return self._fail(task, SEBanned(f"storage element {task.dest} is banned for writing"))
         if task.only_source and all(r.se != task.only_source for r in entry.replicas):
             return self._fail(
                 task, ReplicaNotFound(f"{task.lfn} has no replica at {task.only_source}")

@@ -288,3 +288,11 @@ def test_queue_counters_always_equal_a_recount(grid: Grid) -> None:
         with grid.api.catalog.transaction() as tx:
             TransferQueue(tx).recount([job.id], time.time())
         assert grid.job(job.id).counts == before.counts
+
+
+def test_link_limits_follow_the_optimizer_and_are_shown(grid: Grid) -> None:
+    lfns = grid.files(30, size=2000)
+    job = grid.submit(lfns, "B")
+    grid.run(opener=slow_opener(0.02), concurrency=6, optimizer_interval=0.05)
+    [link] = grid.api.fts_status(job.id).links
+    assert link.source == "A" and link.limit is not None and 1 <= link.limit <= 6

@@ -128,3 +128,28 @@ ARG_NAMES = st.sampled_from(sorted({n for o in OPS.values() for n in o.params} |
 def test_fuzzed_bodies_only_raise_dfc_errors(op: str, body: bytes) -> None:
     with contextlib.suppress(DFCError):
         parse_args(op, body, max_items=100)
+
+
+def test_bulk_replica_lists_travel_compactly() -> None:
+    reps = {
+        "/a/b": [
+            Replica("X", "/a/b", "file:///x/a/b"),
+            Replica("Y", "/old/b", "root://y//store/old/b", "bad"),
+            Replica("Z", "/a/b", "pfn-without-the-path"),
+        ],
+        "/c": [],
+    }
+    res: BulkResult[list[Replica]] = BulkResult(reps, {"/d": LFNNotFound("nope")})
+    data = _wire.dumps(res)
+    assert b'"BulkR"' in data and data.count(b"file:///x") == 1
+    back = _wire.loads(data)
+    assert back.succeeded == reps and type(back.failed["/d"]) is LFNNotFound
+    for bad in (
+        b'{"$": "BulkR", "ok": {"/a": [["X", "", 5, "good"]]}, "bases": [], "err": {}}',
+        b'{"$": "BulkR", "ok": {"/a": [["X", ""]]}, "bases": [], "err": {}}',
+        b'{"$": "BulkR", "ok": [], "bases": [], "err": {}}',
+        b'{"$": "BulkR", "ok": {}, "bases": [1], "err": {}}',
+        b'{"$": "BulkR", "ok": {}, "bases": [], "err": {"/a": 1}}',
+    ):
+        with pytest.raises(InvalidArgument):
+            _wire.loads(bad)
