@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -58,6 +59,8 @@ async def probe(storage: Storage, name: str, size: int = 1 << 20) -> SEProbe:
         elif label == "remove":
             await se.rm(path)
             written = False
+            with contextlib.suppress(DFCError):  # other probes may still be using it
+                await se.rmdir(PROBE_DIR)
         timings[label] = time.perf_counter() - start
 
     steps = ["write", "stat", "read"]

@@ -19,6 +19,7 @@ from dfc.cli import (
     proxy,
     server,
     setup,
+    web,
 )
 from dfc.cli._app import app, main
 
@@ -41,4 +42,5 @@ _COMMAND_MODULES = (
     proxy,
     server,
     setup,
+    web,
 )

@@ -73,12 +73,19 @@ class MultipartUpload:
             )
         number, self._next_part = self._next_part, self._next_part + 1
         self._pending.add(asyncio.ensure_future(self._upload_part(number, data)))
-        while len(self._pending) >= self._parallel:
+        await self._wait(self._parallel - 1)
+
+    async def _wait(self, in_flight: int) -> None:
+        """Wait until at most ``in_flight`` parts are being sent; raise the first failure."""
+        while len(self._pending) > in_flight:
             done, self._pending = await asyncio.wait(
                 self._pending, return_when=asyncio.FIRST_COMPLETED
             )
-            for task in done:
-                task.result()
+            # Collect every finished part's error (so none goes unretrieved), raise one.
+            errors = [t.exception() for t in done if not t.cancelled()]
+            for error in errors:
+                if error is not None:
+                    raise error
 
     async def _upload_part(self, number: int, data: bytes) -> None:
         answer = await self._fs._call_s3(
@@ -106,9 +113,7 @@ class MultipartUpload:
         if self._buffer:
             await self._send_part(bytes(self._buffer))
             self._buffer.clear()
-        pending, self._pending = self._pending, set()
-        for task in pending:
-            await task
+        await self._wait(0)
         parts = [{"PartNumber": n, "ETag": self._etags[n]} for n in sorted(self._etags)]
         await self._fs._call_s3(
             "complete_multipart_upload",

@@ -26,6 +26,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK
 
 from dfc.errors import (
     AlreadyExists,
+    DFCError,
     InvalidArgument,
     IsADirectory,
     NotADirectory,
@@ -394,9 +395,12 @@ class FsspecSE:
                 await writer.close()
                 await self._commit(tmp, norm, overwrite)
         except BaseException:
-            async with self._errors(norm, "put (cleanup)"):
-                await writer.abort()
-                await asyncio.shield(self._discard(tmp))
+            # A failed clean-up must not hide why the put failed: the leftover
+            # temporary file is dark data that `dfc check` reports.
+            with contextlib.suppress(DFCError):
+                async with self._errors(norm, "put (cleanup)"):
+                    await writer.abort()
+                    await asyncio.shield(self._discard(tmp))
             raise
         return FileInfo(path=norm, size=total)
 

@@ -44,7 +44,7 @@ from dfc.models import FileInfo
 from dfc.se._errors import redact, translate_errors
 from dfc.se._paths import normalize
 from dfc.se._s3upload import MAX_PARTS, MultipartUpload
-from dfc.se.fsspec_se import FsspecSE, _mtime
+from dfc.se.fsspec_se import FsspecSE
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Mapping
@@ -257,8 +257,11 @@ class S3SE(FsspecSE):
                 if key.endswith("/"):  # a "directory marker" some tools create
                     continue
                 found = True
+                modified = item.get("LastModified")
                 yield FileInfo(
-                    path=self._path_of_key(key), size=int(item["Size"]), mtime=_mtime(item)
+                    path=self._path_of_key(key),
+                    size=int(item["Size"]),
+                    mtime=modified.timestamp() if modified is not None else None,
                 )
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:

@@ -28,6 +28,7 @@ from aiohttp import web
 from dfc.api import CatalogService, Policy
 from dfc.auth import Authenticator, TokenIssuer, TokenVerifier, server_context
 from dfc.errors import DFCError
+from dfc.portal._server import mount as mount_portal
 from dfc.server._bridge import Bridge
 from dfc.server.middleware import (
     IDENTITIES,
@@ -100,6 +101,7 @@ def create_app(config: ServerConfig) -> web.Application:
     app[IDENTITIES] = Identities(authenticator, bridge)
     app.cleanup_ctx.append(_lifetime)
     add_routes(app)
+    mount_portal(app, config)
     return app
 
 

@@ -249,7 +249,9 @@ async def test_root_of_a_whole_bucket(s3, clean_env):
         assert await se.ls("/") == []
         await se.put(stream(b"top"), "/top", size=3)
         assert [i.path for i in await se.ls("/")] == ["/top"]
-        assert [i.path async for i in se.walk("/")] == ["/top"]
+        walked = [i async for i in se.walk("/")]
+        assert [(i.path, i.size) for i in walked] == [("/top", 3)]
+        assert walked[0].mtime is not None
         assert s3.client().get_object(Bucket=bucket, Key="top")["Body"].read() == b"top"
     finally:
         await se.close()
