@@ -112,6 +112,17 @@ class Home:
         self.api.close()
 
 
+def _retries(home: Home) -> None:
+    """Print what made the last job retry, if anything did."""
+    job = home.api.fts_jobs(limit=1)[0]
+    kinds: dict[str, int] = {}
+    for f in home.api.fts_files(job.id):
+        for a in f.attempts:
+            kinds[f"{a.kind}: {a.error[:120]}"] = kinds.get(f"{a.kind}: {a.error[:120]}", 0) + 1
+    for what, count in sorted(kinds.items(), key=lambda kv: -kv[1])[:5]:
+        print(f"  (job {job.id}: {count} failed tries: {what})")
+
+
 def report(title: str, rows: list[tuple[str, float]], unit: str, amount: float, goals: str) -> None:
     print(f"\n## {title}")
     best = dict(rows)
@@ -292,6 +303,7 @@ def phase_xrootd(work: Path, rounds: int, n: int) -> None:
             start = time.perf_counter()
             home.api.replicate(["/xr"], "X", recursive=True).raise_first()
             took = time.perf_counter() - start
+            _retries(home)
             home.api.rm(["/xr"], se="X", recursive=True).raise_first()
             return took
 

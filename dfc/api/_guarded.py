@@ -122,7 +122,8 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
     # ------------------------------------------------------------------ helpers
     def _entries(self, paths: Iterable[str]) -> dict[str, Entry]:
         paths = sorted(set(paths))
-        return self._inner.stat(paths).succeeded if paths else {}
+        # Permission checks need owner, group and mode only, not replicas.
+        return self._inner.stat(paths, with_replicas=False).succeeded if paths else {}
 
     def _known(self, paths: Iterable[str]) -> tuple[dict[str, Entry], dict[str, str]]:
         """The entries of ``paths`` and all their ancestors, and the hidden directories.
@@ -262,17 +263,17 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         _ordered(result, paths)
         return result
 
-    def stat(self, lfns: Sequence[str]) -> BulkResult[Entry]:
+    def stat(self, lfns: Sequence[str], *, with_replicas: bool = True) -> BulkResult[Entry]:
         """Entries the caller may see (directories searchable) and, for files, read."""
         result: BulkResult[Entry] = BulkResult()
         valid = _valid(lfns, result)
         az = self._authz
         if az.reads_all:
-            result.merge(self._inner.stat(valid))
+            result.merge(self._inner.stat(valid, with_replicas=with_replicas))
             _ordered(result, lfns)
             return result
         # One lookup for the entries and every directory above them.
-        found = self._inner.stat(sorted(_with_ancestors(valid)))
+        found = self._inner.stat(sorted(_with_ancestors(valid)), with_replicas=with_replicas)
         hidden = self._hidden(found.succeeded)
         for lfn in dict.fromkeys(valid):
             where = hidden.get(lfnmod.dirname(lfn)) if lfn != "/" else None

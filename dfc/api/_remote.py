@@ -498,8 +498,8 @@ class RemoteTx(RemoteMetaMixin, ApiTx):
         """Remove empty directories."""
         return self._bulk("rmdir", "paths", paths)
 
-    def stat(self, lfns: Sequence[str]) -> BulkResult[Entry]:
-        """The entries of LFNs."""
+    def stat(self, lfns: Sequence[str], *, with_replicas: bool = True) -> BulkResult[Entry]:
+        """The entries of LFNs (files always come with their replicas over the wire)."""
         return self._bulk("stat", "lfns", lfns)
 
     def lookup(self, lfn: str) -> Entry:

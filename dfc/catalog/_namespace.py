@@ -192,8 +192,8 @@ class NamespaceMixin(TxBase):
             self._touch_dirs(parents, db_now)
 
     # ------------------------------------------------------------ lookups
-    def stat(self, lfns: Sequence[str]) -> BulkResult[Entry]:
-        """Return the entry of each LFN; files come with their replicas.
+    def stat(self, lfns: Sequence[str], *, with_replicas: bool = True) -> BulkResult[Entry]:
+        """Return the entry of each LFN; files come with their replicas unless not wanted.
 
         Returns:
             Per LFN: the :class:`~dfc.models.Entry`, or
@@ -203,7 +203,7 @@ class NamespaceMixin(TxBase):
         for part in chunks(list(dict.fromkeys(lfns))):
             dirs = self._dirs_by_path(part)
             files = self._files_by_lfn([p for p in part if p not in dirs])
-            reps = self._replicas_of(row[0] for row in files.values())
+            reps = self._replicas_of(row[0] for row in files.values()) if with_replicas else {}
             for path in part:
                 if path in dirs:
                     result.succeeded[path] = self._dir_entry(dirs[path])
