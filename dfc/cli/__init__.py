@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dfc.cli import (
+# Each command module registers its commands on `app` when imported.
+from dfc.cli import (  # noqa: F401
     admin,
     ancestry,
     check,
@@ -24,23 +25,3 @@ from dfc.cli import (
 from dfc.cli._app import app, main
 
 __all__ = ["app", "main"]
-
-_COMMAND_MODULES = (
-    admin,
-    ancestry,
-    check,
-    data,
-    dataset,
-    demo,
-    du,
-    find,
-    fts,
-    ls,
-    meta,
-    mount,
-    perms,
-    proxy,
-    server,
-    setup,
-    web,
-)
