@@ -93,6 +93,14 @@ class GuardedMetaMixin:
 
     def _change_errors(self, paths: Sequence[str]) -> dict[str, DFCError]:
         """The paths whose metadata the caller may not change, with why."""
+        if self._authz.admin:
+            # Mode bits do not bind administrators: only the credential's own
+            # limits (limited proxy, token scopes) apply, so skip the lookup.
+            return {
+                path: error
+                for path in paths
+                if (error := self._authz.change_error(path, "modify")) is not None
+            }
         known, hidden = self._known(paths)
         out: dict[str, DFCError] = {}
         for path in paths:
