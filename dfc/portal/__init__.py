@@ -1,4 +1,4 @@
-"""The web portal: the catalogue, storage elements and transfers in a browser.
+"""The web portal: the catalogue, storage elements, transfers and jobs in a browser.
 
 Server-side HTML (Jinja2 with autoescaping) over the public API :class:`dfc.DFC`,
 so a page shows exactly what the API lets its caller see; a refused request is a 403

@@ -135,7 +135,7 @@ def create_portal(api_for: ApiFor, *, secret: str = "", threads: int = 2) -> web
     Returns:
         The application, to run or to mount with ``add_subapp``.
     """
-    from dfc.portal import catalog, ses, transfers
+    from dfc.portal import catalog, jobs, ses, transfers
 
     app = web.Application(middlewares=[_secret, _errors])
     app[API_FOR] = api_for
@@ -147,6 +147,7 @@ def create_portal(api_for: ApiFor, *, secret: str = "", threads: int = 2) -> web
     catalog.add_routes(app)
     ses.add_routes(app)
     transfers.add_routes(app)
+    jobs.add_routes(app)
     return app
 
 
