@@ -36,19 +36,22 @@ class PerIdentity:
         self._make = make
         self._identity_of = identity_of
         self._size = size
-        self._apis: OrderedDict[Identity, DFC] = OrderedDict()
+        self._apis: OrderedDict[str, DFC] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, request: web.Request) -> DFC:
         """The API object acting for the caller of ``request``."""
         identity = self._identity_of(request)
+        # Identities are not always hashable (a token's scopes hold a mapping); their
+        # repr names every field, so it tells callers apart just as well.
+        key = repr(identity)
         with self._lock:
-            api = self._apis.get(identity)
+            api = self._apis.get(key)
             if api is not None:
-                self._apis.move_to_end(identity)
+                self._apis.move_to_end(key)
                 return api
             api = self._make(identity)
-            self._apis[identity] = api
+            self._apis[key] = api
             evicted = self._apis.popitem(last=False)[1] if len(self._apis) > self._size else None
         if evicted is not None:
             evicted.close()

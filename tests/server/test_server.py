@@ -226,3 +226,30 @@ def test_fuzzed_operations_never_500(env: Env, data: st.DataObject) -> None:
     assert reply.status < 500, (name, args, reply.body)
     if reply.status >= 400:
         assert reply.json()["error"]
+
+
+def test_portal_behind_the_server_authenticates_and_authorises(env: Env) -> None:
+    """The web portal under /portal/ sees exactly what the API lets each caller see."""
+    private = f"{HOME}/portal-private"
+    assert (
+        op(env.server, env.alice, "mkdir", paths=[private], parents=True, owner="", group="").status
+        == 200
+    )
+    assert op(env.server, env.alice, "chmod", paths=[private], mode=0o700).status == 200
+
+    page = request(env.server, env.alice, "GET", f"/portal/browse?path={HOME}")
+    assert page.status == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "portal-private" in page.body.decode()
+
+    bearer = {"Authorization": f"Bearer {token(env.server.url)}"}
+    assert (
+        request(env.server, None, "GET", f"/portal/browse?path={HOME}", headers=bearer).status
+        == 200
+    )
+    assert request(env.server, None, "GET", f"/portal/browse?path={HOME}").status == 401
+
+    refused = request(env.server, env.bob, "GET", f"/portal/browse?path={private}")
+    assert refused.status == 403
+    assert refused.headers["content-type"].startswith("text/html")
+    assert request(env.server, env.alice, "GET", f"/portal/browse?path={private}").status == 200
