@@ -1,4 +1,4 @@
-// Live refresh of a transfer job page: counters, and per-link throughput plots.
+// Live refresh of a transfer job page: counters, and per-link throughput and success plots.
 "use strict";
 (function () {
   const live = document.getElementById("live");
@@ -14,14 +14,41 @@
     const el = document.getElementById(id);
     if (el) { el.textContent = String(text); }
   }
-  function plot(row, values) {
-    const line = row.querySelector("polyline");
+  function plot(row, series, values, fixedTop) {
+    const line = row.querySelector('svg[data-series="' + series + '"] polyline');
     if (!line) { return; }
-    const top = Math.max(1, ...values);
+    const top = fixedTop || Math.max(1, ...values);
     const step = 240 / Math.max(1, values.length - 1);
     line.setAttribute("points", values.map(function (v, i) {
       return (i * step).toFixed(1) + "," + (38 - 36 * v / top).toFixed(1);
     }).join(" "));
+  }
+  // A link seen for the first time (a source chosen after the page loaded) gets a row.
+  function addRow(key, link) {
+    const row = document.createElement("tr");
+    row.dataset.link = key;
+    const cells = [link.source || "-", link.dest, "", "", ""];
+    cells.forEach(function (text, i) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (i >= 2) { td.className = i === 4 ? "num success" : "num"; }
+      row.appendChild(td);
+    });
+    for (const series of ["rate", "success"]) {
+      const td = document.createElement("td");
+      const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      svg.setAttribute("class", "plot");
+      svg.setAttribute("width", "240");
+      svg.setAttribute("height", "40");
+      svg.setAttribute("role", "img");
+      svg.setAttribute("aria-label", series === "rate" ? "throughput" : "success rate");
+      svg.dataset.series = series;
+      svg.appendChild(document.createElementNS("http://www.w3.org/2000/svg", "polyline"));
+      td.appendChild(svg);
+      row.appendChild(td);
+    }
+    document.getElementById("linkrows").appendChild(row);
+    return row;
   }
   async function tick() {
     let status;
@@ -46,16 +73,37 @@
     bar.value = status.finished;
     for (const link of status.links) {
       const key = link.source + "→" + link.dest;
-      (samples[key] = samples[key] || []).push(link.rate);
-      if (samples[key].length > 60) { samples[key].shift(); }
-      for (const row of document.querySelectorAll("#linkrows tr")) {
-        if (row.dataset.link === key) { plot(row, samples[key]); }
+      const done = link.finished + link.failed;
+      const series = samples[key] = samples[key] || { rate: [], success: [] };
+      series.rate.push(link.rate);
+      series.success.push(done ? 100 * link.finished / done : 100);
+      if (series.rate.length > 60) { series.rate.shift(); series.success.shift(); }
+      const rows = Array.from(document.querySelectorAll("#linkrows tr"));
+      if (!rows.some(function (row) { return row.dataset.link === key; })) {
+        rows.push(addRow(key, link));
+      }
+      for (const row of rows) {
+        if (row.dataset.link !== key) { continue; }
+        plot(row, "rate", series.rate, 0);
+        plot(row, "success", series.success, 100);
+        const counts = row.querySelectorAll("td.num");
+        if (counts.length >= 2) {
+          counts[0].textContent = String(link.finished);
+          counts[1].textContent = String(link.failed);
+        }
+        const cell = row.querySelector("td.success");
+        if (cell && done) { cell.textContent = Math.round(100 * link.finished / done) + "%"; }
       }
     }
     return !status.final;
   }
   async function loop() {
-    if (await tick()) { setTimeout(loop, 2000); }
+    if (await tick()) {
+      setTimeout(loop, 2000);
+    } else {
+      // Final: load the page once more for the files' final states and attempts.
+      setTimeout(function () { window.location.reload(); }, 1500);
+    }
   }
   setTimeout(loop, 1000);
 })();
