@@ -405,6 +405,11 @@ class Runner:
         detail = "exited" if code is None or code >= 0 else f"killed by signal {-code}"
         view = BackendView("finished", code if code is None or code >= 0 else None, detail)
         fresh = self.db.job(task.id, job.idx)
+        if fresh.attempt != job.attempt:
+            # The job was killed and resubmitted before this process was reaped:
+            # its end belongs to the old attempt, not to the queued new one.
+            self._log(f"task {task.id} job {job.idx} attempt {job.attempt} ended (exit {code})")
+            return
         update = settle(fresh, report, view)
         if update is not None:
             self.db.update_job(task.id, job.idx, expect=ACTIVE, **update)
