@@ -42,12 +42,12 @@ from dfc.errors import (
     IsADirectory,
     NotADirectory,
     NotFound,
-    SizeMismatch,
 )
 from dfc.models import FileInfo
 from dfc.se import _xrd
 from dfc.se._errors import XRootDFailure, redact, translate_errors, translate_exception
 from dfc.se._paths import normalize, parent, temp_path
+from dfc.se._pump import pump
 from dfc.se._walk import walk_tree
 
 if TYPE_CHECKING:
@@ -370,31 +370,13 @@ class XRootDSE:
         norm: str,
         cb: Callback,
     ) -> int:
-        batch: list[bytes] = []
-        batched = total = 0
-        # Only the writes are translated: an error of ``src`` (the caller's
-        # stream, maybe another SE) propagates unchanged.
-        async for chunk in src:
-            if not chunk:
-                continue
-            total += len(chunk)
-            if size is not None and total > size:
-                raise SizeMismatch(
-                    f"put {self.pfn(norm)}: stream longer than the expected {size} bytes"
-                )
-            batch.append(bytes(chunk))
-            batched += len(chunk)
-            cb.relative_update(len(chunk))
-            if batched >= self.chunk_size:
-                async with self._errors(norm, "put"):
-                    await writer.write(b"".join(batch))
-                batch, batched = [], 0
-        if batch:
+        async def write(data: bytes) -> None:
             async with self._errors(norm, "put"):
-                await writer.write(b"".join(batch))
-        if size is not None and total != size:
-            raise SizeMismatch(f"put {self.pfn(norm)}: stream had {total} bytes, expected {size}")
-        return total
+                await writer.write(data)
+
+        return await pump(
+            src, write, size=size, chunk_size=self.chunk_size, pfn=self.pfn(norm), callback=cb
+        )
 
     async def _commit(self, tmp: str, norm: str, overwrite: bool) -> None:
         # XRootD's mv replaces an existing target: check first (a narrow race).
