@@ -8,6 +8,7 @@ have all been bitten by leading zeros).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import xxhash
 
@@ -17,9 +18,12 @@ try:
 except ImportError:  # pragma: no cover - platforms without zlib-ng wheels
     from zlib import adler32 as _adler32
 
-from dfc.errors import InvalidArgument
+from dfc.errors import ChecksumMismatch, InvalidArgument, SizeMismatch
 
-__all__ = ["Hasher", "adler32_equal", "normalize_adler32", "normalize_xxh3"]
+if TYPE_CHECKING:
+    from dfc.models import Entry
+
+__all__ = ["Hasher", "adler32_equal", "normalize_adler32", "normalize_xxh3", "verify"]
 
 
 def normalize_adler32(value: str | int) -> str:
@@ -91,3 +95,24 @@ class Hasher:
     def xxh3(self) -> str:
         """The xxh3-64 of everything fed so far, 16 lower-case hex digits."""
         return self._xxh.hexdigest()
+
+
+def verify(entry: Entry, hasher: Hasher, where: str) -> None:
+    """Check that what went through ``hasher`` is the catalogue's ``entry``.
+
+    Raises:
+        SizeMismatch: the sizes differ.
+        ChecksumMismatch: adler32 (compared as integers) or xxh3 differ.
+    """
+    if hasher.size != entry.size:
+        raise SizeMismatch(
+            f"{where}: size mismatch: read {hasher.size} bytes, catalogue says {entry.size}"
+        )
+    if entry.adler32 and not adler32_equal(entry.adler32, hasher.adler32):
+        raise ChecksumMismatch(
+            f"{where}: adler32 mismatch: read {hasher.adler32}, catalogue says {entry.adler32}"
+        )
+    if entry.xxh3 and entry.xxh3 != hasher.xxh3:
+        raise ChecksumMismatch(
+            f"{where}: xxh3 mismatch: read {hasher.xxh3}, catalogue says {entry.xxh3}"
+        )

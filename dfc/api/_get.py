@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from dfc.api._choose import order_replicas
 from dfc.api._local import remove_quietly, temp_name, write_local
 from dfc.api._results import GetResult
-from dfc.api._stream import SourceStream, verify
-from dfc.checksum import Hasher
+from dfc.api._stream import SourceStream
+from dfc.checksum import Hasher, verify
 from dfc.errors import (
     ChecksumMismatch,
     DFCError,

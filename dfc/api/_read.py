@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING
 from dfc import lfn as lfnmod
 from dfc.api._choose import order_replicas
 from dfc.api._storage import Storage
-from dfc.api._stream import verify
-from dfc.checksum import Hasher
+from dfc.checksum import Hasher, verify
 from dfc.errors import DFCError, NoReplicaAvailable, StorageError
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from dfc.api._choose import order_replicas
 from dfc.api._results import ReplicateResult
-from dfc.api._stream import SourceStream, verify
-from dfc.checksum import Hasher, adler32_equal
+from dfc.api._stream import SourceStream
+from dfc.checksum import Hasher, adler32_equal, verify
 from dfc.errors import (
     AlreadyExists,
     ChecksumMismatch,

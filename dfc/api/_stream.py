@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from dfc.checksum import adler32_equal
-from dfc.errors import ChecksumMismatch, DFCError, SizeMismatch
+from dfc.errors import DFCError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from dfc.callbacks import Callback
     from dfc.checksum import Hasher
-    from dfc.models import Entry
     from dfc.se import StorageElement
 
-__all__ = ["SourceStream", "verify"]
+__all__ = ["SourceStream"]
 
 # Below this size hashing on the event loop costs less than a thread hop.
 _INLINE_HASH = 1 << 20
@@ -78,24 +76,3 @@ class SourceStream:
         if self._callback is not None and self.sent:
             self._callback.relative_update(-self.sent)
         self.sent = 0
-
-
-def verify(entry: Entry, hasher: Hasher, where: str) -> None:
-    """Check that what went through ``hasher`` is the catalogue's ``entry``.
-
-    Raises:
-        SizeMismatch: the sizes differ.
-        ChecksumMismatch: adler32 (compared as integers) or xxh3 differ.
-    """
-    if hasher.size != entry.size:
-        raise SizeMismatch(
-            f"{where}: size mismatch: read {hasher.size} bytes, catalogue says {entry.size}"
-        )
-    if entry.adler32 and not adler32_equal(entry.adler32, hasher.adler32):
-        raise ChecksumMismatch(
-            f"{where}: adler32 mismatch: read {hasher.adler32}, catalogue says {entry.adler32}"
-        )
-    if entry.xxh3 and entry.xxh3 != hasher.xxh3:
-        raise ChecksumMismatch(
-            f"{where}: xxh3 mismatch: read {hasher.xxh3}, catalogue says {entry.xxh3}"
-        )

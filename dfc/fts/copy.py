@@ -30,7 +30,7 @@ import functools
 import posixpath
 from typing import TYPE_CHECKING
 
-from dfc.checksum import Hasher, adler32_equal
+from dfc.checksum import Hasher, adler32_equal, verify
 from dfc.errors import (
     AlreadyExists,
     ChecksumMismatch,
@@ -62,7 +62,6 @@ __all__ = [
     "matches_entry",
     "temp_name",
     "timeout_for",
-    "verify",
 ]
 
 MiB = 1 << 20
@@ -135,27 +134,6 @@ class HashingStream:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()
-
-
-def verify(entry: Entry, hasher: Hasher, where: str) -> None:
-    """Check that what went through ``hasher`` is the catalogue's ``entry``.
-
-    Raises:
-        SizeMismatch: the sizes differ.
-        ChecksumMismatch: adler32 (compared as integers) or xxh3 differ.
-    """
-    if hasher.size != entry.size:
-        raise SizeMismatch(
-            f"{where}: size mismatch: read {hasher.size} bytes, catalogue says {entry.size}"
-        )
-    if entry.adler32 and not adler32_equal(entry.adler32, hasher.adler32):
-        raise ChecksumMismatch(
-            f"{where}: adler32 mismatch: read {hasher.adler32}, catalogue says {entry.adler32}"
-        )
-    if entry.xxh3 and entry.xxh3 != hasher.xxh3:
-        raise ChecksumMismatch(
-            f"{where}: xxh3 mismatch: read {hasher.xxh3}, catalogue says {entry.xxh3}"
-        )
 
 
 async def matches_entry(se: StorageElement, path: str, entry: Entry) -> bool:
