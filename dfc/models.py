@@ -1,7 +1,8 @@
 """Typed values passed between the layers of dfc.
 
-All are frozen dataclasses: they are safe to share and to hash, and they render
-to JSON through :func:`to_json`.
+All are immutable (frozen dataclasses; :class:`Replica`, made by the million in
+bulk lookups, is a named tuple, about three times cheaper to create): they are
+safe to share and to hash, and they render to JSON objects through :func:`to_json`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from dfc.errors import DFCError
@@ -35,8 +36,7 @@ EntryType = Literal["file", "directory"]
 ReplicaStatus = Literal["good", "bad"]
 
 
-@dataclass(frozen=True, slots=True)
-class Replica:
+class Replica(NamedTuple):
     """One physical copy of a file on one storage element.
 
     Attributes:
@@ -171,10 +171,12 @@ class BulkResult(Generic[T]):
 def to_json(value: Any) -> Any:
     """Convert models (and containers of them) to JSON-compatible values.
 
-    Datetimes become ISO 8601 strings; dataclasses become dicts.
+    Datetimes become ISO 8601 strings; dataclasses and named tuples become dicts.
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return {k: to_json(v) for k, v in value._asdict().items()}
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Mapping):

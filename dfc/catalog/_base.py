@@ -46,6 +46,10 @@ F_ID, F_DIR, F_NAME, F_SIZE, F_ADLER, F_XXH3, F_GUID, F_STATUS = range(8)
 F_OWNER, F_GRP, F_MODE, F_CTIME, F_MTIME = range(8, 13)
 
 
+def _replica_se(rep: Replica) -> str:
+    return rep.se
+
+
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     """Yield consecutive slices of ``items`` of at most ``size`` elements."""
     for start in range(0, len(items), size):
@@ -128,6 +132,28 @@ class TxBase:
         if rows:
             self._conn.exec_driver_sql(self._sql(sql), rows)
 
+    def _many_count(self, sql: str, rows: list[tuple[Any, ...]]) -> int:
+        """Run a statement once per row on the driver's cursor; return the rows changed.
+
+        Driver errors are wrapped as SQLAlchemy would, for :mod:`._errors`.
+        """
+        if not rows:
+            return 0
+        if self._echo:
+            return int(self._conn.exec_driver_sql(self._sql(sql), rows).rowcount)
+        statement = self._sql(sql)
+        dbapi = self._conn.dialect.loaded_dbapi
+        cursor = self._conn.connection.cursor()
+        try:
+            cursor.executemany(statement, rows)
+            return int(cursor.rowcount)
+        except dbapi.Error as exc:
+            raise sa_exc.DBAPIError.instance(
+                statement, rows, exc, dbapi.Error, dialect=self._conn.dialect
+            ) from exc
+        finally:
+            cursor.close()
+
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[SARow]:
         """Yield the rows of a query batch by batch (a server-side cursor on PostgreSQL)."""
         opts: dict[str, Any] = {} if self._sqlite else {"stream_results": True, "yield_per": 2000}
@@ -202,6 +228,49 @@ class TxBase:
             for row in self._fetchall(sql, params):
                 out[_lfn.join(row[0], row[1 + F_NAME])] = row[1:]
         return out
+
+    def _files_with_replicas(
+        self, lfns: Iterable[str]
+    ) -> tuple[dict[str, tuple[Any, ...]], dict[int, list[Replica]]]:
+        """Return the files among ``lfns`` with their replicas, in one query per chunk.
+
+        Returns ``(lfn -> row of FILE_COLS, file id -> replicas sorted by SE name)``.
+        """
+        keys = sorted(set(lfns))
+        files: dict[str, tuple[Any, ...]] = {}
+        reps: dict[int, list[Replica]] = {}
+        width = len(FILE_COLS.split(","))
+        for part in chunks(keys):
+            params: list[str] = []
+            for key in part:
+                params += (_lfn.dirname(key), _lfn.basename(key))
+            if len(part) == 1:  # a single stat: no VALUES list to build and scan
+                source, where = "", "d.path = ? AND f.dir_id = d.id AND f.name = ?"
+                head = "d.path"
+            else:
+                source = f"(VALUES {values(len(part), 2)}) v CROSS JOIN "
+                where = "d.path = v.column1 AND f.dir_id = d.id AND f.name = v.column2"
+                head = "v.column1"
+            sql = (
+                f"SELECT {head}, {FILE_COLS}, s.name, s.url, r.path, r.status "
+                f"FROM {source}directories d CROSS JOIN files f "
+                "LEFT JOIN replicas r ON r.file_id = f.id "
+                "LEFT JOIN storage_elements s ON s.id = r.se_id "
+                f"WHERE {where}"
+            )
+            for row in self._fetchall(sql, params):
+                file_id = row[1 + F_ID]
+                got = reps.get(file_id)
+                if got is None:
+                    files[_lfn.join(row[0], row[1 + F_NAME])] = row[1 : 1 + width]
+                    got = reps[file_id] = []
+                se, url, path, status = row[1 + width :]
+                if se is not None:
+                    got.append(Replica(se, path, url.rstrip("/") + path, status))
+        for got in reps.values():
+            if len(got) > 1:
+                got.sort(key=_replica_se)
+        return files, reps
 
     def _files_by_dir_name(
         self, keys: Sequence[tuple[int, str]], cols: str = "f.id"

@@ -35,6 +35,11 @@ _FILE_INSERT = (
     "INSERT INTO files (dir_id, name, size, adler32, xxh3, guid, status, owner, grp, mode, "
     "ctime, mtime) VALUES (?, ?, ?, ?, ?, ?, 'good', ?, ?, ?, ?, ?)"
 )
+_FILE_INSERT_ID = (
+    "INSERT INTO files (id, dir_id, name, size, adler32, xxh3, guid, status, owner, grp, mode, "
+    "ctime, mtime) VALUES (?, ?, ?, ?, ?, ?, ?, 'good', ?, ?, ?, ?, ?) "
+    "ON CONFLICT (dir_id, name) DO NOTHING"
+)
 REPLICA_INSERT = (
     "INSERT INTO replicas (file_id, se_id, path, status, ctime) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (file_id, se_id) DO NOTHING"
@@ -67,6 +72,8 @@ class _Call:
     dirs: dict[str, int] = field(default_factory=dict)
     touched: set[int] = field(default_factory=set)
     usage: Deltas = field(default_factory=Deltas)
+    # directory id -> paths of its subdirectories, for the directories looked at
+    subdirs: dict[int, set[str]] = field(default_factory=dict)
 
 
 def resolve_replica_path(lfn: str, path: str) -> str:
@@ -91,16 +98,21 @@ def _prepare(rec: FileRecord, ses: dict[str, tuple[int, str]]) -> _Prepared:
         se = ses.get(rep.se)
         if se is None:
             raise SENotFound(f"{rep.se}: no such storage element")
-        if rep.status not in REPLICA_STATUSES:
-            raise InvalidArgument(f"{lfn}: invalid replica status {rep.status!r}")
+        status = rep.status
+        if status not in REPLICA_STATUSES:
+            raise InvalidArgument(f"{lfn}: invalid replica status {status!r}")
         path = rep.path or lfn
         if path[0] != "/":
             raise InvalidArgument(f"{lfn}: replica path {path!r} is not absolute")
-        reps.append((se[0], path, rep.status))
-    if len(reps) > 1 and len({r[0] for r in reps}) < len(reps):
+        reps.append((se[0], path, status))
+    if len(reps) > 1 and (
+        reps[0][0] == reps[1][0] if len(reps) == 2 else len({r[0] for r in reps}) < len(reps)
+    ):
         raise InvalidArgument(f"{lfn}: two replicas at the same storage element")
     parent, _, name = lfn.rpartition("/")
-    adler = rec.adler32 if _ADLER32(rec.adler32) else normalize_adler32(rec.adler32)
+    adler = rec.adler32
+    if not _ADLER32(adler):
+        adler = normalize_adler32(adler)
     xxh3 = rec.xxh3
     if xxh3 is not None and not _XXH3(xxh3):
         xxh3 = normalize_xxh3(xxh3) if xxh3 else None
@@ -114,6 +126,9 @@ def _unique_chunks(records: Sequence[FileRecord]) -> Iterator[list[FileRecord]]:
     of the two must be written before the second is looked at), so records keep
     the meaning of their order.
     """
+    if _independent(records):
+        yield from (list(part) for part in chunks(records))
+        return
     part: list[FileRecord] = []
     lfns: set[str] = set()
     dirs: set[str] = set()  # parents of the chunk's LFNs and all their ancestors
@@ -138,6 +153,21 @@ def _unique_chunks(records: Sequence[FileRecord]) -> Iterator[list[FileRecord]]:
         dirs.update(new_dirs)
     if part:
         yield part
+
+
+def _independent(records: Sequence[FileRecord]) -> bool:
+    """True if no LFN repeats and none is a directory of another (the usual case).
+
+    Set operations over the whole call: much cheaper than the record-by-record walk.
+    """
+    lfns = {rec.lfn for rec in records}
+    if len(lfns) != len(records):
+        return False
+    parents = {lfn.rpartition("/")[0] or "/" for lfn in lfns}
+    ancestors = set(parents)
+    for parent in parents:
+        ancestors.update(_lfn.parents(parent))
+    return lfns.isdisjoint(ancestors)
 
 
 class FilesMixin(UsageMixin):
@@ -179,33 +209,73 @@ class FilesMixin(UsageMixin):
     def _add_chunk(self, part: list[FileRecord], call: _Call) -> None:
         failed = call.result.failed
         ready: list[_Prepared] = []
+        ses = call.ses
         for rec in part:
             try:
-                ready.append(_prepare(rec, call.ses))
+                ready.append(_prepare(rec, ses))
             except DFCError as exc:
                 failed[rec.lfn] = exc
         parents = {p.parent for p in ready}
-        _, in_the_way = self._ensure_dirs(
+        created, in_the_way = self._ensure_dirs(
             parents, call.dirs, parents=True, owner=call.owner, group=call.group, mode=0o775
         )
-        dirs_at = self._dirs_by_path(p.rec.lfn for p in ready)
+        for path in created:
+            known = call.subdirs.get(call.dirs.get(_lfn.dirname(path), -1))
+            if known is not None:
+                known.add(path)
+        dirs_at = self._directories_among(ready, call)
         placed: list[_Prepared] = []
+        dirs = call.dirs
         for prep in ready:
             lfn = prep.rec.lfn
             parent = prep.parent
-            if parent not in call.dirs:
+            dir_id = dirs.get(parent)
+            if dir_id is None:
                 not_dir = NotADirectory(f"{parent}: not a directory")
                 failed[lfn] = self._dir_error(parent, in_the_way, target_is_file=not_dir)
             elif lfn in dirs_at:
                 failed[lfn] = IsADirectory(f"{lfn}: is a directory")
             else:
-                prep.dir_id = call.dirs[parent]
+                prep.dir_id = dir_id
                 placed.append(prep)
         self._write_chunk(placed, call)
+
+    def _directories_among(self, ready: list[_Prepared], call: _Call) -> set[str]:
+        """Return the LFNs of ``ready`` that are existing directories.
+
+        Looks at the subdirectories of their parents (few, usually none, and
+        cached for the call) rather than at every LFN; falls back to looking up
+        every LFN when the parents have more subdirectories than there are LFNs.
+        """
+        dirs, subdirs = call.dirs, call.subdirs
+        unknown = {dirs[p.parent] for p in ready if p.parent in dirs}.difference(subdirs)
+        if unknown:
+            limit = len(ready)
+            rows: list[tuple[Any, ...]] = []
+            for ids in chunks(sorted(unknown)):
+                rows += self._fetchall(
+                    "SELECT parent_id, path FROM directories "
+                    f"WHERE parent_id IN ({marks(len(ids))}) LIMIT {limit + 1}",
+                    ids,
+                )
+                if len(rows) > limit:
+                    return set(self._dirs_by_path(p.rec.lfn for p in ready))
+            for dir_id in unknown:
+                subdirs[dir_id] = set()
+            for dir_id, path in rows:
+                subdirs[dir_id].add(path)
+        empty: set[str] = set()
+        return {p.rec.lfn for p in ready if p.rec.lfn in subdirs.get(dirs.get(p.parent, -1), empty)}
 
     def _write_chunk(self, placed: list[_Prepared], call: _Call) -> None:
         # Index order: lookups and inserts touch neighbouring B-tree pages.
         placed.sort(key=_index_order)
+        if self._sqlite:
+            # The write lock is held: insert optimistically and look at the
+            # rows that were there already (usually none) afterwards.
+            placed = self._insert_fresh(placed, call)
+            if not placed:
+                return
         self._lock_dirs(p.dir_id for p in placed)
         keys = [(p.dir_id, p.name) for p in placed]
         existing = self._files_by_dir_name(keys, "f.id, f.size, f.adler32, f.xxh3, f.guid")
@@ -237,6 +307,69 @@ class FilesMixin(UsageMixin):
             for file_id, se_id in self._insert_replicas(rows):
                 dir_id, size = where[file_id]
                 call.usage.add(dir_id, se_id, 1, size)
+
+    def _insert_fresh(self, placed: list[_Prepared], call: _Call) -> list[_Prepared]:
+        """Insert ``placed`` as new files with ids assigned here (SQLite only).
+
+        Holding SQLite's write lock, ids above the current maximum are free; a
+        file whose (directory, name) exists already is skipped by the INSERT and
+        returned, for the slower path that compares it with the registered one.
+        """
+        if not placed:
+            return placed
+        ((top,),) = self._fetchall("SELECT coalesce(max(id), 0) FROM files")
+        now = call.db_now
+        owner, group = call.owner, call.group
+        rows = [
+            (
+                top + k,
+                p.dir_id,
+                p.name,
+                p.rec.size,
+                p.adler32,
+                p.xxh3,
+                p.rec.guid or str(uuid.uuid4()),
+                p.rec.owner or owner,
+                p.rec.group or group,
+                p.rec.mode,
+                now,
+                now,
+            )
+            for k, p in enumerate(placed, 1)
+        ]
+        inserted = self._many_count(_FILE_INSERT_ID, rows)
+        collided: list[_Prepared] = []
+        fresh = placed
+        if inserted != len(rows):
+            ids = {
+                r[0]
+                for r in self._fetchall(
+                    "SELECT id FROM files WHERE id > ? AND id <= ?", (top, top + len(rows))
+                )
+            }
+            fresh = []
+            for k, p in enumerate(placed, 1):
+                (fresh if top + k in ids else collided).append(p)
+        rep_rows: list[tuple[Any, ...]] = []
+        succeeded = call.result.succeeded
+        usage = call.usage
+        ids_of = {id(p): top + k for k, p in enumerate(placed, 1)} if collided else None
+        for k, p in enumerate(fresh, 1):
+            file_id = top + k if ids_of is None else ids_of[id(p)]
+            size = p.rec.size
+            dir_id = p.dir_id
+            cell = usage[(dir_id, LOGICAL)]
+            cell[0] += 1
+            cell[1] += size
+            for se_id, path, status in p.replicas:
+                rep_rows.append((file_id, se_id, path, status, now))
+                cell = usage[(dir_id, se_id)]
+                cell[0] += 1
+                cell[1] += size
+            succeeded[p.rec.lfn] = None
+        call.touched.update(p.dir_id for p in fresh)
+        self._many(REPLICA_INSERT, rep_rows)
+        return collided
 
     def _insert_new(self, new: list[_Prepared], call: _Call) -> list[tuple[Any, ...]]:
         if not new:

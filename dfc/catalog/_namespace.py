@@ -201,9 +201,14 @@ class NamespaceMixin(TxBase):
         """
         result: BulkResult[Entry] = BulkResult()
         for part in chunks(list(dict.fromkeys(lfns))):
-            dirs = self._dirs_by_path(part)
-            files = self._files_by_lfn([p for p in part if p not in dirs])
-            reps = self._replicas_of(row[0] for row in files.values()) if with_replicas else {}
+            # Files first (most stats are of files): one query with their replicas.
+            reps: dict[int, list[Replica]]
+            if with_replicas:
+                files, reps = self._files_with_replicas(part)
+            else:
+                files, reps = self._files_by_lfn(part), {}
+            missing = [p for p in part if p not in files]
+            dirs = self._dirs_by_path(missing) if missing else {}
             for path in part:
                 if path in dirs:
                     result.succeeded[path] = self._dir_entry(dirs[path])

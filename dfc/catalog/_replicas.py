@@ -207,17 +207,30 @@ class ReplicasMixin(FilesMixin):
                 "WHERE f.dir_id = v.column2 AND f.name = v.column3"
             )
             last = -1
+            hits = 0
             reps: list[Replica] = []
+            prev = ""
+            # Rows usually come grouped by key (i), replicas in SE-name order.
             for i, se_id, path, status in self._fetchall(sql, params) if params else ():
                 if i != last:
                     last = i
-                    reps = found.setdefault(part[i], [])
+                    key = part[i]
+                    got = found.get(key)
+                    if got is None:
+                        hits += 1
+                        reps = found[key] = []
+                        prev = ""
+                    else:  # not grouped (a plan that does not keep the key order)
+                        reps = got
+                        prev = reps[-1].se if reps else ""
                 if se_id is not None:
                     se, base = ses[se_id]
-                    if reps and reps[-1].se > se:
+                    if se < prev:
                         unsorted.append(reps)
+                    prev = se
                     reps.append(Replica(se, path, base + path, status))
-            result.failed.update(self._absent([p for p in part if p not in found]))
+            if hits < len(part):
+                result.failed.update(self._absent([p for p in part if p not in found]))
         for got in unsorted:
             got.sort(key=_by_se)
         result.succeeded = {lfn: found[lfn] for lfn in lfns if lfn in found}

@@ -43,8 +43,12 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_on_begin(conn: Connection) -> None:
     # Writers take the write lock up front (no deadlock-prone lock upgrades);
     # readers are read-only, as on PostgreSQL.
+    # A pooled connection remembers its mode: the PRAGMA runs only on a change.
     write = conn.get_execution_options().get("dfc_write", True)
-    conn.exec_driver_sql(f"PRAGMA query_only={0 if write else 1}")
+    info = conn.connection.info
+    if info.get("dfc_write") is not write:
+        conn.exec_driver_sql(f"PRAGMA query_only={0 if write else 1}")
+        info["dfc_write"] = write
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
@@ -58,7 +62,12 @@ class Catalog:
     """
 
     def __init__(
-        self, url: str, *, echo: bool = False, busy_timeout: float = _SQLITE_BUSY_SECONDS
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        busy_timeout: float = _SQLITE_BUSY_SECONDS,
+        pool_size: int | None = None,
     ) -> None:
         """Create the engine (no connection is made yet).
 
@@ -67,9 +76,13 @@ class Catalog:
             echo: log every SQL statement.
             busy_timeout: SQLite only: seconds to wait for another writer's lock
                 before giving up with :class:`~dfc.errors.CatalogUnavailable`.
+            pool_size: connections kept open for reuse (a server passes its number
+                of database threads); more are opened when needed and closed after
+                use. Default: SQLAlchemy's (5).
 
         Raises:
-            CatalogError: the URL is malformed or names an unknown driver.
+            CatalogError: the URL is malformed, names an unknown driver, or the
+                pool size is below 1.
         """
         try:
             self._url = make_url(url)
@@ -77,6 +90,10 @@ class Catalog:
             raise CatalogError(f"invalid catalogue URL {url!r}: {exc}") from None
         self._sqlite = self._url.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
+        if pool_size is not None:
+            if pool_size < 1:
+                raise CatalogError(f"pool size must be at least 1, not {pool_size}")
+            kwargs["pool_size"] = pool_size
         if self._sqlite:
             kwargs["connect_args"] = {"timeout": busy_timeout}
         else:

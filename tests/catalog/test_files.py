@@ -190,3 +190,46 @@ def test_write_outside_transaction_visible_to_next(catalog: Catalog) -> None:
         add(tx, rec("/f", ses=()))
     with catalog.reader() as tx:
         assert tx.lookup("/f").size == 10
+
+
+def test_bulk_mix_of_new_identical_and_mismatching_over_chunks(tx: CatalogTx) -> None:
+    # Registered before: every third file; half of those now come with another size.
+    old = [rec(f"/m/d{i % 7}/f{i:05d}") for i in range(0, 4500, 3)]
+    add(tx, *old)
+    again = [
+        rec(f"/m/d{i % 7}/f{i:05d}", size=11 if i % 2 else 10, ses=("DISK", "TAPE"))
+        for i in range(4500)
+    ]
+    res = tx.add_files(again, owner=OWNER, group=GROUP)
+    clash = {f"/m/d{i % 7}/f{i:05d}" for i in range(0, 4500, 3) if i % 2}
+    assert set(res.failed) == clash
+    assert all(isinstance(e, MetadataMismatch) for e in res.failed.values())
+    assert len(res.succeeded) == 4500 - len(clash)
+    got = tx.replicas([r.lfn for r in again]).succeeded
+    for r in again:
+        ses = [rep.se for rep in got[r.lfn]]
+        assert ses == (["DISK"] if r.lfn in clash else ["DISK", "TAPE"]), r.lfn
+    assert tx.stat([r.lfn for r in again]).ok
+    assert tx.se_replica_count("TAPE") == 4500 - len(clash)
+
+
+def test_directory_made_earlier_in_the_same_call_is_not_a_file(tx: CatalogTx) -> None:
+    # /s/x becomes a directory (for /s/x/y) before the record /s/x is looked at.
+    filler = [rec(f"/s/fill{i:05d}") for i in range(2500)]
+    res = tx.add_files(
+        [rec("/s/x/y"), *filler, rec("/s/x"), rec("/s/z/w"), *filler[:10], rec("/s/z")],
+        owner=OWNER,
+        group=GROUP,
+    )
+    assert isinstance(res.failed["/s/x"], IsADirectory)
+    assert isinstance(res.failed["/s/z"], IsADirectory)
+    assert len(res.succeeded) == 2502
+    assert tx.lookup("/s/x").type == "directory"
+
+
+def test_lfns_naming_directories_among_many_subdirectories(tx: CatalogTx) -> None:
+    # More subdirectories than records: the lookup falls back to the LFNs themselves.
+    mkdirs(tx, *[f"/t/sub{i:04d}" for i in range(300)])
+    res = tx.add_files([rec("/t/sub0007"), rec("/t/new")], owner=OWNER, group=GROUP)
+    assert isinstance(res.failed["/t/sub0007"], IsADirectory)
+    assert list(res.succeeded) == ["/t/new"]
