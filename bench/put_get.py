@@ -1,15 +1,24 @@
 """`dfc put` and `dfc get` of one large file on local SEs, against `cp`, in one run.
 
-Both checksums are computed by dfc while copying; `cp` computes none. Prints the
-throughputs and the ratio dfc/cp (goal: >= 0.7).
+Both checksums are computed by dfc while copying; `cp` computes none. dfc also
+flushes each uploaded file to disk (``fsync``) before registering it, `cp` does
+not: `cp && sync` is shown next to it (the goal compares with `cp`). Prints
+the throughputs and the ratios dfc/cp (goal: >= 0.7), best of N interleaved
+rounds, with the CPU time (user + system) of each, and the load average: on a
+busy machine the CPU times are the steadier comparison.
 
-Usage: python bench/put_get.py [--size-mib 1024] [--dir DIR]
+Commands run as an installed package would (byte-code cached in a throwaway
+directory even under PYTHONDONTWRITEBYTECODE); the library lines are the same
+operations without interpreter start-up.
+
+Usage: python bench/put_get.py [--size-mib 1024] [--dir DIR] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -18,10 +27,17 @@ import time
 from pathlib import Path
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
+def _cpu() -> float:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of ``cmd``."""
+    cpu, start = _cpu(), time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu() - cpu
 
 
 def main() -> None:
@@ -32,8 +48,14 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dfc-bench-", dir=args.dir))
     try:
-        env = dict(os.environ, DFC_CONFIG=str(work / "c.toml"), DFC_DATA_DIR=str(work / "data"))
+        env = dict(
+            os.environ,
+            DFC_CONFIG=str(work / "c.toml"),
+            DFC_DATA_DIR=str(work / "data"),
+            PYTHONPYCACHEPREFIX=str(Path(tempfile.gettempdir()) / "dfc-bench-pycache"),
+        )
         env.pop("DFC_CATALOG", None)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         dfc = [sys.executable, "-m", "dfc"]
         src = work / "big.dat"
         with open(src, "wb") as fh:
@@ -48,17 +70,21 @@ def main() -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        rows: dict[str, list[float]] = {"cp": [], "dfc put": [], "cp back": [], "dfc get": []}
+        names = ["cp", "cp && sync", "dfc put", "cp back", "dfc get"]
+        rows: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
+        back = work / "back.dat"
         for r in range(args.rounds):
             dst = work / "cp-copy"
             rows["cp"].append(timed(["cp", str(src), str(dst)], env))
+            os.unlink(dst)
+            rows["cp && sync"].append(timed(["sh", "-c", f"cp '{src}' '{dst}' && sync"], env))
             rows["cp back"].append(timed(["cp", str(dst), str(work / "cp-back")], env))
             os.unlink(dst)
             os.unlink(work / "cp-back")
             lfn = f"/bench/big-{r}.dat"
             rows["dfc put"].append(timed([*dfc, "put", str(src), lfn, "--se", "A"], env))
-            rows["dfc get"].append(timed([*dfc, "get", lfn, str(work / "back.dat")], env))
-            os.unlink(work / "back.dat")
+            rows["dfc get"].append(timed([*dfc, "get", lfn, str(back)], env))
+            os.unlink(back)
             subprocess.run([*dfc, "rm", lfn], env=env, check=True, stdout=subprocess.DEVNULL)
         # The same operations through the library, without interpreter start-up.
         rows["api put"], rows["api get"] = [], []
@@ -68,25 +94,32 @@ def main() -> None:
         with DFC(Settings.load()) as api:
             for r in range(args.rounds):
                 lfn = f"/bench/api-{r}.dat"
-                start = time.perf_counter()
+                cpu, start = _cpu(), time.perf_counter()
                 api.put([src], lfn, se="A").raise_first()
-                rows["api put"].append(time.perf_counter() - start)
-                start = time.perf_counter()
-                api.get([lfn], work / "back.dat").raise_first()
-                rows["api get"].append(time.perf_counter() - start)
-                os.unlink(work / "back.dat")
+                rows["api put"].append((time.perf_counter() - start, _cpu() - cpu))
+                cpu, start = _cpu(), time.perf_counter()
+                api.get([lfn], back).raise_first()
+                rows["api get"].append((time.perf_counter() - start, _cpu() - cpu))
+                os.unlink(back)
                 api.rm([lfn]).raise_first()
         mib = size / (1 << 20)
-        best = {k: min(v) for k, v in rows.items()}
-        print(f"file: {mib:.0f} MiB, best of {args.rounds} rounds, page cache warm")
-        for k, t in best.items():
-            print(f"  {k:<8} {t:7.3f} s  {mib / t:8.1f} MiB/s")
-        print(f"  put/cp throughput ratio: {best['cp'] / best['dfc put']:.2f}  (goal >= 0.7)")
-        print(f"  get/cp throughput ratio: {best['cp back'] / best['dfc get']:.2f}  (goal >= 0.7)")
-        print(
-            f"  library put/cp: {best['cp'] / best['api put']:.2f}, "
-            f"library get/cp: {best['cp back'] / best['api get']:.2f}  (no start-up)"
-        )
+        wall = {k: min(w for w, _ in v) for k, v in rows.items()}
+        cpu = {k: min(c for _, c in v) for k, v in rows.items()}
+        print(f"file: {mib:.0f} MiB in {work}, best of {args.rounds} rounds, page cache warm")
+        for k in rows:
+            print(f"  {k:<11} {wall[k]:7.3f} s  {mib / wall[k]:8.1f} MiB/s   cpu {cpu[k]:6.3f} s")
+        for what, peer, ours in (
+            ("put", "cp", "dfc put"),
+            ("get", "cp back", "dfc get"),
+            ("library put", "cp", "api put"),
+            ("library get", "cp back", "api get"),
+        ):
+            print(
+                f"  {what}/cp throughput ratio: {wall[peer] / wall[ours]:.2f} (goal >= 0.7); "
+                f"cpu ratio {cpu[peer] / cpu[ours]:.2f}"
+            )
+        print(f"  put / (cp && sync): {wall['cp && sync'] / wall['dfc put']:.2f}")
+        print("  load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

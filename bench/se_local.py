@@ -7,6 +7,8 @@ Measures (warm page cache for everyone; median of --repeat runs, interleaved):
 - copy+fsync:  the same with fsync on                  vs  cp && sync FILE
 - put from memory: a generator of 8 MiB chunks -> LocalSE.put (fsync off)  vs  dd from /dev/zero
 - read:  LocalSE.open_read consumed                   vs  cat FILE > /dev/null
+- put_from: a local file -> LocalSE.put_from, both checksums (fsync off)  vs  cp
+- get_into: LocalSE.get_into -> a local file, both checksums             vs  cp
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dfc.checksum import Hasher
 from dfc.se import LocalSE
 
 if TYPE_CHECKING:
@@ -51,6 +54,16 @@ async def _zeros(size: int) -> AsyncIterator[bytes]:
         n = min(len(block), size - sent)
         yield block if n == len(block) else block[:n]
         sent += n
+
+
+async def _put_from(se: LocalSE, local: Path) -> None:
+    with open(local, "rb", buffering=0) as fh:
+        await se.put_from(fh.readinto, "/copy.bin", Hasher())
+
+
+async def _get_into(se: LocalSE, name: str, local: Path) -> None:
+    with open(local, "xb", buffering=0) as fh:
+        await se.get_into(name, fh.write, Hasher())
 
 
 async def _read(se: LocalSE, name: str) -> None:
@@ -127,6 +140,16 @@ def run(work: Path, size: int, repeat: int) -> None:
                 )
             ),
         )
+        clean()
+        add("put_from: LocalSE", timed(lambda: asyncio.run(_put_from(fast, src_file))))
+        add("put_from: cp", timed(lambda: sh("cp", str(src_file), str(cp_dst))))
+        clean()
+        add(
+            "get_into: LocalSE",
+            timed(lambda: asyncio.run(_get_into(src_se, "/data.bin", dst_file))),
+        )
+        add("get_into: cp", timed(lambda: sh("cp", str(src_file), str(cp_dst))))
+        clean()
         add("read: LocalSE", timed(lambda: asyncio.run(_read(src_se, "/data.bin"))))
         add("read: cat", timed(lambda: sh("sh", "-c", cat)))
     clean()

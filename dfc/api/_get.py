@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from dfc.api._choose import order_replicas
-from dfc.api._local import remove_quietly, temp_name, write_local
+from dfc.api._local import local_error, remove_quietly, temp_name, write_local
 from dfc.api._results import GetResult
 from dfc.api._stream import SourceStream
 from dfc.checksum import Hasher, verify
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dfc.api._storage import Storage
     from dfc.callbacks import Callback
     from dfc.models import Entry
+    from dfc.se.local import LocalSE
 
 __all__ = ["get_one"]
 
@@ -50,19 +51,30 @@ async def get_one(
     """
     if only_se is not None and all(r.se != only_se for r in entry.replicas):
         raise ReplicaNotFound(f"{entry.lfn} has no replica at {only_se}")
+    from dfc.se.local import LocalSE
+
     ordered, bad = order_replicas(entry.replicas, storage.infos, site, only=only_se)
     for rep in ordered:
         tmp = temp_name(target)
         hasher = Hasher()
-        stream = SourceStream(storage.get(rep.se), rep.path, None, callback)
+        se = storage.get(rep.se)
+        copy = _LocalCopy(se, rep.path, callback) if isinstance(se, LocalSE) else None
+        stream = SourceStream(se, rep.path, None, callback)
         try:
-            await write_local(stream, tmp, hasher)
+            if copy is not None:
+                await copy.run(tmp, hasher)
+            else:
+                await write_local(stream, tmp, hasher)
             verify(entry, hasher, f"{entry.lfn} at {rep.se}")
             os.replace(tmp, target)
         except DFCError as exc:
             remove_quietly(tmp)
-            stream.rewind_progress()
-            if stream.source_error is None and not _is_verification(exc):
+            source_failed = copy.source_failed if copy is not None else stream.source_error
+            if copy is not None:
+                copy.rewind_progress()
+            else:
+                stream.rewind_progress()
+            if not source_failed and not _is_verification(exc):
                 raise
             bad[rep.se] = str(exc)
             continue
@@ -72,6 +84,58 @@ async def get_one(
         return GetResult(entry.lfn, target, rep.se, hasher.size, bad)
     reasons = "; ".join(f"{se}: {why}" for se, why in bad.items()) or "it has no replicas"
     raise NoReplicaAvailable(f"{entry.lfn}: no replica could be read ({reasons})")
+
+
+class _LocalCopy:
+    """One replica on a local SE copied to a local file by the SE's worker (one thread)."""
+
+    def __init__(self, se: LocalSE, path: str, callback: Callback | None) -> None:
+        self._se = se
+        self._path = path
+        self._callback = callback
+        self._sent = 0
+        self.source_failed = False
+
+    async def run(self, tmp: Path, hasher: Hasher) -> None:
+        """Copy the replica to the new file ``tmp``, hashing the bytes written.
+
+        Raises:
+            DFCError: the replica cannot be read (:attr:`source_failed` is then
+                true) or ``tmp`` cannot be written.
+        """
+        try:
+            fh = open(tmp, "xb", buffering=0)  # noqa: SIM115 - closed in finally
+        except OSError as exc:
+            raise local_error(tmp.parent, exc) from None
+        failed: list[DFCError] = []
+
+        def write(view: memoryview) -> None:
+            try:
+                while view:
+                    view = view[fh.write(view) :]
+            except OSError as exc:
+                failed.append(local_error(tmp, exc))
+                raise failed[-1] from None
+
+        try:
+            progress = self._progress if self._callback is not None else None
+            await self._se.get_into(self._path, write, hasher, progress=progress)
+        except DFCError as exc:
+            self.source_failed = exc not in failed
+            raise
+        finally:
+            fh.close()
+
+    def _progress(self, inc: int) -> None:
+        assert self._callback is not None
+        self._sent += inc
+        self._callback.relative_update(inc)
+
+    def rewind_progress(self) -> None:
+        """Take the bytes of a failed attempt back out of the progress bar."""
+        if self._callback is not None and self._sent:
+            self._callback.relative_update(-self._sent)
+        self._sent = 0
 
 
 def _is_verification(exc: DFCError) -> bool:

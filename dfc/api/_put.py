@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dfc import lfn as lfnmod
-from dfc.api._local import read_local
+from dfc.api._local import local_error, read_local
 from dfc.checksum import Hasher, adler32_equal
 from dfc.errors import (
     AlreadyExists,
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from dfc.api._storage import Storage
     from dfc.callbacks import Callback
     from dfc.catalog import CatalogTx
+    from dfc.models import FileInfo
+    from dfc.se import StorageElement
 
 __all__ = ["PutItem", "plan_put", "put_one"]
 
@@ -152,6 +155,41 @@ def _check_targets(tx: CatalogTx, plan: PutPlan, *, overwrite: bool) -> None:
     plan.items = keep
 
 
+async def _upload(
+    se: StorageElement, local: Path, path: str, hasher: Hasher, callback: Callback | None
+) -> FileInfo:
+    """Write the local file to ``path`` on ``se``, hashing the bytes sent.
+
+    A local SE copies in one worker thread (:meth:`LocalSE.put_from`), any other
+    SE gets the file as a stream of chunks.
+
+    Raises:
+        DFCError: the local file cannot be read, or the SE failed.
+    """
+    from dfc.se.local import LocalSE
+
+    if not isinstance(se, LocalSE):
+        return await se.put(read_local(local, hasher, callback), path, size=None)
+    try:
+        fh = open(local, "rb", buffering=0)  # noqa: SIM115 - closed in finally
+    except OSError as exc:
+        raise local_error(local, exc) from None
+
+    def readinto(view: memoryview) -> int:
+        try:
+            return fh.readinto(view) or 0
+        except OSError as exc:
+            raise local_error(local, exc) from None
+
+    try:
+        with contextlib.suppress(OSError, AttributeError):
+            os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        progress = callback.relative_update if callback is not None else None
+        return await se.put_from(readinto, path, hasher, progress=progress)
+    finally:
+        fh.close()
+
+
 async def put_one(
     item: PutItem,
     storage: Storage,
@@ -177,13 +215,13 @@ async def put_one(
         path = f"{item.lfn}~{guid[:8].lower()}"
     hasher = Hasher()
     try:
-        info = await se.put(read_local(item.local, hasher, callback), path, size=None)
+        info = await _upload(se, item.local, path, hasher, callback)
     except AlreadyExists:
         # Bytes at this path that the catalogue does not know (a renamed LFN's
         # replica, or dark data): never overwrite them.
         path = f"{item.lfn}~{guid[:8].lower()}"
         hasher = Hasher()
-        info = await se.put(read_local(item.local, hasher, callback), path, size=None)
+        info = await _upload(se, item.local, path, hasher, callback)
     try:
         if hasher.size != item.size:
             raise SizeMismatch(

@@ -15,6 +15,7 @@ The agents register replicas on the submitter's behalf.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,6 @@ from typing import TYPE_CHECKING, Any
 from dfc import _sync
 from dfc import lfn as lfnmod
 from dfc.api._results import ReplicateResult
-from dfc.catalog import TransferQueue
-from dfc.catalog.queue import LinkRow, TransferAttempt, TransferFile, TransferJob
 from dfc.errors import (
     CatalogError,
     DFCError,
@@ -33,7 +32,6 @@ from dfc.errors import (
     PermissionDenied,
     SEBanned,
 )
-from dfc.fts.job import FINAL_FILE_STATES, AgentBusy, LinkPlan, TransferPlan, error_from
 from dfc.models import BulkResult, Replica
 
 if TYPE_CHECKING:
@@ -42,9 +40,11 @@ if TYPE_CHECKING:
     from dfc.api._guarded import ApiTx
     from dfc.callbacks import Callback
     from dfc.catalog import Catalog, CatalogTx
+    from dfc.catalog.queue import LinkRow, TransferAttempt, TransferFile, TransferJob, TransferQueue
     from dfc.config import Settings
     from dfc.fts.config import EngineConfig
     from dfc.fts.engine import EngineReport
+    from dfc.fts.job import LinkPlan, TransferPlan
     from dfc.fts.replicate import CatalogStore
     from dfc.fts.sources import SEPool
     from dfc.models import SEInfo
@@ -60,6 +60,26 @@ __all__ = [
     "TransferMixin",
     "TransferPlan",
 ]
+
+# Loaded on first use (PEP 562): namespace commands never need the queue.
+_LAZY = {
+    "LinkPlan": "dfc.fts.job",
+    "LinkRow": "dfc.catalog.queue",
+    "TransferAttempt": "dfc.catalog.queue",
+    "TransferFile": "dfc.catalog.queue",
+    "TransferJob": "dfc.catalog.queue",
+    "TransferPlan": "dfc.fts.job",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 _CHUNK = 2000
 #: Window of the per-link rate in ``fts_status``.
@@ -174,6 +194,8 @@ class TransferMixin:
             SEBanned: ``to`` is banned for writing.
             CatalogError: the catalogue is a catalogue server.
         """
+        from dfc.fts.job import TransferPlan
+
         plan = TransferPlan()
         with contextlib.suppress(_DryRun), self.catalog.transaction() as raw:
             q, g = self._queue(raw)
@@ -187,6 +209,7 @@ class TransferMixin:
 
     def _queue(self, raw: CatalogTx) -> tuple[TransferQueue, ApiTx]:
         from dfc.api._guarded import ApiTx
+        from dfc.catalog.queue import TransferQueue
 
         if isinstance(raw, ApiTx):
             raise CatalogError(
@@ -377,6 +400,7 @@ class TransferMixin:
         watch: Callable[[TransferJob], None] | None,
     ) -> None:
         from dfc.fts.agent import run_agent
+        from dfc.fts.job import AgentBusy
 
         store, pool, config = parts
         watcher = _Watcher(self, job_id, watch) if watch is not None else None
@@ -433,6 +457,8 @@ class TransferMixin:
         callback: Callback | None,
     ) -> BulkResult[ReplicateResult]:
         """``replicate`` through the engine: submit a job, run it here, report per file."""
+        from dfc.fts.job import FINAL_FILE_STATES, error_from
+
         result: BulkResult[ReplicateResult] = BulkResult()
         head = " ".join(lfns[:3]) + (f" (+{len(lfns) - 3})" if len(lfns) > 3 else "")
         sub = self.fts_submit(
@@ -605,4 +631,6 @@ def _plan_links(
     for fail in q.files(job_id, states=["FAILED"], limit=1000):
         plan.no_source[fail.lfn] = fail.error or "no usable source"
     plan.skipped_bytes = q.skipped_bytes(job_id)
+    from dfc.fts.job import LinkPlan
+
     plan.links = [LinkPlan(src, to, n, b) for src, (n, b) in sorted(links.items())]

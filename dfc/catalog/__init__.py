@@ -12,10 +12,24 @@ It knows storage elements only as data and never touches storage.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from dfc.catalog._version import HEAD
 from dfc.catalog.db import Catalog
 from dfc.catalog.identities import AccessControl
-from dfc.catalog.queue import TransferQueue
 from dfc.catalog.tx import CatalogTx
 
+if TYPE_CHECKING:
+    from dfc.catalog.queue import TransferQueue
+
 __all__ = ["HEAD", "AccessControl", "Catalog", "CatalogTx", "TransferQueue"]
+
+
+def __getattr__(name: str) -> Any:
+    # The transfer queue is loaded on first use: namespace commands never need it.
+    if name == "TransferQueue":
+        value = importlib.import_module("dfc.catalog.queue").TransferQueue
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'dfc.catalog' has no attribute {name!r}")

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dfc.cli._coerce import FastGroup
+from dfc.cli._startup import gc_paused
+
 if TYPE_CHECKING:
     from dfc import DFC
 
@@ -28,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     add_completion=False,
+    cls=FastGroup,
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
@@ -48,9 +52,10 @@ class State:
             ConfigError: the configuration file is invalid.
         """
         if self._api is None:
-            from dfc import DFC, Settings
+            with gc_paused():
+                from dfc import DFC, Settings
 
-            self._api = DFC(Settings.load(catalog=self.catalog, site=self.site))
+                self._api = DFC(Settings.load(catalog=self.catalog, site=self.site))
         return self._api
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ The library never prints; commands hand their results here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import stat as statmod
 import sys
@@ -134,9 +135,12 @@ def ls_line(entry: Entry, name: str, *, human: bool, widths: Iterable[int] = ())
 def progress(description: str) -> Any:
     """A context-managed fsspec callback drawing a Rich progress bar on stderr.
 
-    The bar is drawn only when stderr is a terminal. fsspec and Rich load here,
-    not at start-up.
+    The bar is drawn only when stderr is a terminal; otherwise this gives
+    ``None`` (no callback), and neither fsspec nor Rich is imported.
     """
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext(None)
+
     from dfc.callbacks import Callback
 
     class ProgressCallback(Callback):  # type: ignore[misc]
@@ -146,26 +150,25 @@ def progress(description: str) -> Any:
             self._task: TaskID | None = None
 
         def __enter__(self) -> ProgressCallback:
-            if sys.stderr.isatty():
-                from rich.progress import (
-                    BarColumn,
-                    DownloadColumn,
-                    Progress,
-                    TimeRemainingColumn,
-                    TransferSpeedColumn,
-                )
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
 
-                self._progress = Progress(
-                    "[progress.description]{task.description}",
-                    BarColumn(),
-                    DownloadColumn(),
-                    TransferSpeedColumn(),
-                    TimeRemainingColumn(),
-                    console=stderr(),
-                    transient=True,
-                )
-                self._progress.start()
-                self._task = self._progress.add_task(description, total=None)
+            self._progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=stderr(),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(description, total=None)
             return self
 
         def __exit__(self, *exc: object) -> None:

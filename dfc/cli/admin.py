@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dfc.cli._app import JsonOpt, app, state
+from dfc.cli._coerce import FastGroup
 from dfc.cli._output import emit_json, warn
 
 if TYPE_CHECKING:
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 _CTX = {"help_option_names": ["-h", "--help"]}
 admin_app = typer.Typer(
+    cls=FastGroup,
     help=(
         "Administer who is who in the catalogue (administrators only).\n\n"
         "Example: dfc admin user add alice --dn '/DC=org/DC=example/CN=Alice' --group juno"
@@ -23,6 +25,7 @@ admin_app = typer.Typer(
     context_settings=_CTX,
 )
 user_app = typer.Typer(
+    cls=FastGroup,
     help=(
         "Users: a name (owner of entries), the DNs or token subjects that map to it, a "
         "local account, a default group and properties (admin, production).\n\n"
@@ -33,6 +36,7 @@ user_app = typer.Typer(
     context_settings=_CTX,
 )
 group_app = typer.Typer(
+    cls=FastGroup,
     help=(
         "Groups of users, with properties (admin: may do everything; production: a "
         "production manager).\n\n"
@@ -43,6 +47,7 @@ group_app = typer.Typer(
     context_settings=_CTX,
 )
 map_app = typer.Typer(
+    cls=FastGroup,
     help=(
         "Rules from VOMS FQANs (and token groups) to groups, and grid-mapfile import.\n\n"
         "Example: dfc admin map add /juno/production/Role=production juno_prod ; "

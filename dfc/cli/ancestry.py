@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dfc.cli._app import CONTEXT, JsonOpt, app, state
+from dfc.cli._coerce import FastGroup
 from dfc.cli._output import emit_json, report_failures
 
 if TYPE_CHECKING:
     from dfc import BulkResult
 
 ancestry_app = typer.Typer(
+    cls=FastGroup,
     help="Provenance: record which files a file was made from.",
     no_args_is_help=True,
     context_settings=CONTEXT,

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dfc.cli._app import CONTEXT, JsonOpt, app, state
+from dfc.cli._coerce import FastGroup
 from dfc.cli._output import emit_json
 
 if TYPE_CHECKING:
     from dfc.api._meta import DatasetCheck, DatasetInfo
 
 dataset_app = typer.Typer(
+    cls=FastGroup,
     help="Datasets: named metadata queries, dynamic or frozen.",
     no_args_is_help=True,
     context_settings=CONTEXT,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dfc.cli._app import CONTEXT, JsonOpt, app, state
+from dfc.cli._coerce import FastGroup
 from dfc.cli._output import emit_json, human_size, report_failures
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["read_lfn_file", "show_plan", "submit_job"]
 
 fts = typer.Typer(
+    cls=FastGroup,
     name="fts",
     help="Transfer jobs: list, status, retry, cancel; and the transfer agent.",
     no_args_is_help=True,

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dfc.cli._app import CONTEXT, JsonOpt, app, state
+from dfc.cli._coerce import FastGroup
 from dfc.cli._output import emit_json, report_failures
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 meta_app = typer.Typer(
+    cls=FastGroup,
     help="Metadata: typed fields on directories (inherited below) and files.",
     no_args_is_help=True,
     context_settings=CONTEXT,

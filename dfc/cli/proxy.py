@@ -10,9 +10,11 @@ from typing import Annotated
 import typer
 
 from dfc.cli._app import JsonOpt, app, state
+from dfc.cli._coerce import FastGroup
 from dfc.cli._output import emit_json
 
 proxy_app = typer.Typer(
+    cls=FastGroup,
     help=(
         "Make and inspect X.509 proxies (RFC 3820), the credential the catalogue server "
         "accepts.\n\nExample: dfc proxy init --valid 24 ; dfc proxy info"

@@ -7,9 +7,11 @@ from typing import Annotated
 import typer
 
 from dfc.cli._app import JsonOpt, app, state
+from dfc.cli._coerce import FastGroup
 from dfc.cli._output import emit_json
 
 se_app = typer.Typer(
+    cls=FastGroup,
     help="Register, list and remove storage elements.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},

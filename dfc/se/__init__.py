@@ -8,11 +8,16 @@ the small async :class:`StorageElement` protocol and raises only
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from dfc.se.base import StorageElement, SupportsChecksum, SupportsCopy
-from dfc.se.fsspec_se import FsspecSE
 from dfc.se.local import LocalSE
-from dfc.se.memory import MemorySE
 from dfc.se.registry import ENTRY_POINT_GROUP, known_protocols, open_se, registry, resolve
+
+if TYPE_CHECKING:
+    from dfc.se.fsspec_se import FsspecSE
+    from dfc.se.memory import MemorySE
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -27,3 +32,15 @@ __all__ = [
     "registry",
     "resolve",
 ]
+
+# Loaded on first use (PEP 562): they import fsspec, which local copies never need.
+_LAZY = {"FsspecSE": "dfc.se.fsspec_se", "MemorySE": "dfc.se.memory"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dfc.se' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

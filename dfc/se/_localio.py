@@ -9,14 +9,22 @@ import contextlib
 import errno
 import os
 import stat
+from typing import TYPE_CHECKING
 
 from dfc.checksum import Hasher
 
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+
 __all__ = [
+    "COPY_BUFFER",
     "Chunk",
     "Reader",
+    "Stopped",
     "TempFile",
     "checksum_file",
+    "copy_hashed",
     "list_dir",
     "move_no_clobber",
     "open_for_read",
@@ -35,6 +43,56 @@ _NO_HARDLINK = {
     errno.ENOSYS,
 }
 _IOV_MAX = 512
+
+#: Bytes per read-hash-write step of :func:`copy_hashed`: small enough that
+#: both hashes and the write find the piece still in the CPU cache (1 MiB
+#: costs ~15 % less CPU per GiB than 8 MiB here), large enough that system
+#: calls do not matter.
+COPY_BUFFER = 1 << 20
+#: Progress is reported every this many bytes (a wake-up of the event loop each).
+_PROGRESS_STEP = 8 << 20
+
+
+class Stopped(Exception):
+    """A :func:`copy_hashed` was asked to stop (its caller was cancelled)."""
+
+
+def copy_hashed(
+    readinto: Callable[[memoryview], int],
+    write: Callable[[memoryview], None],
+    hasher: Hasher,
+    stop: threading.Event,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Copy until ``readinto`` returns 0, hashing each piece; return the byte count.
+
+    One reused buffer: each piece is read into it, fed to ``hasher`` and then
+    handed to ``write``, so the checksums are those of the very bytes written.
+    Exceptions of ``readinto`` and ``write`` propagate unchanged.
+
+    Raises:
+        Stopped: ``stop`` was set.
+    """
+    view = memoryview(bytearray(COPY_BUFFER))
+    total = unreported = 0
+    while True:
+        if stop.is_set():
+            raise Stopped
+        n = readinto(view)
+        if not n:
+            break
+        piece = view[:n]
+        hasher.update(piece)
+        write(piece)
+        total += n
+        if progress is not None:
+            unreported += n
+            if unreported >= _PROGRESS_STEP:
+                progress(unreported)
+                unreported = 0
+    if progress is not None and unreported:
+        progress(unreported)
+    return total
 
 
 def _exists_error(path: str) -> FileExistsError:
@@ -107,6 +165,12 @@ class TempFile:
             if n:
                 bufs[0] = memoryview(bufs[0])[n:]
 
+    def write_all(self, data: memoryview) -> None:
+        """Write all of ``data``."""
+        assert self.fd is not None
+        while data:
+            data = data[os.write(self.fd, data) :]
+
     def commit(self, overwrite: bool, fsync: bool) -> float:
         """Flush, close and rename into place; return the file's mtime.
 
@@ -176,6 +240,11 @@ class Reader:
         """
         self.fd, size = open_for_read(self.path, sequential)
         return size
+
+    def readinto(self, view: memoryview) -> int:
+        """Read the next bytes into ``view``; return how many (0 at the end)."""
+        assert self.fd is not None
+        return os.readv(self.fd, [view])
 
     def pread(self, length: int, offset: int) -> bytes:
         """Return up to ``length`` bytes from ``offset``."""

@@ -14,10 +14,9 @@ import contextlib
 import functools
 import os
 import stat as _stat
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
-
-from fsspec.callbacks import DEFAULT_CALLBACK
 
 from dfc.errors import (
     ConfigError,
@@ -34,10 +33,11 @@ from dfc.se._paths import normalize, temp_path
 from dfc.se._serial import SerialRunner
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
+    from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 
     from fsspec.callbacks import Callback
 
+    from dfc.checksum import Hasher
     from dfc.models import SEInfo
 
 __all__ = ["LocalSE"]
@@ -58,6 +58,25 @@ def _root_from_url(url: str) -> str:
     if not rest.startswith("/"):
         raise InvalidArgument(f"file:// SE URL must name an absolute path: {redact(url)}")
     return os.path.normpath(rest)
+
+
+async def _finish(job: asyncio.Future[int], stop: threading.Event) -> int:
+    """Await a :func:`_localio.copy_hashed` job; if cancelled, stop it and wait until it ended.
+
+    The job uses its caller's callables (a file of theirs): it must be over
+    when this returns or raises, whatever happens, so a repeated cancellation
+    while it winds down (within one buffer) is absorbed and re-raised at the end.
+    """
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        stop.set()
+        while not job.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([job])
+        if not job.cancelled():
+            job.exception()  # retrieved: the cancellation is what propagates
+        raise
 
 
 def _silence(future: asyncio.Future[Any] | None) -> None:
@@ -327,9 +346,8 @@ class LocalSE:
         norm, target = self._local(path)
         if norm == "/":
             raise IsADirectory(f"put {self.pfn(norm)}: is the SE root")
-        cb = callback or DEFAULT_CALLBACK
-        if size is not None:
-            cb.set_size(size)
+        if callback is not None and size is not None:
+            callback.set_size(size)
         self._require_root()
         runner = SerialRunner(self._pool())
         temp = _localio.TempFile(target, self.root + temp_path(norm))
@@ -338,7 +356,7 @@ class LocalSE:
         try:
             with self._errors(norm, "put"):
                 await runner.run(temp.open, overwrite)
-            total = await self._pump(src, runner, temp, size, norm, cb)
+            total = await self._pump(src, runner, temp, size, norm, callback)
             with self._errors(norm, "put"):
                 mtime = await runner.run(temp.commit, overwrite, self.fsync)
         except BaseException:
@@ -354,7 +372,7 @@ class LocalSE:
         temp: _localio.TempFile,
         size: int | None,
         norm: str,
-        cb: Callback,
+        cb: Callback | None,
     ) -> int:
         """Gather chunks into batches and write each while the next one arrives."""
         batch: list[_localio.Chunk] = []
@@ -373,7 +391,8 @@ class LocalSE:
                     )
                 batch.append(data)
                 batched += len(data)
-                cb.relative_update(len(data))
+                if cb is not None:
+                    cb.relative_update(len(data))
                 if batched >= self.chunk_size or len(batch) >= 256:
                     if pending is not None:
                         with self._errors(norm, "put"):
@@ -392,6 +411,102 @@ class LocalSE:
         if size is not None and total != size:
             raise SizeMismatch(f"put {self.pfn(norm)}: stream had {total} bytes, expected {size}")
         return total
+
+    @staticmethod
+    def _reporter(progress: Callable[[int], None] | None) -> Callable[[int], None] | None:
+        """A progress function for worker threads, calling ``progress`` on the loop."""
+        if progress is None:
+            return None
+        loop = asyncio.get_running_loop()
+
+        def report(n: int) -> None:
+            loop.call_soon_threadsafe(progress, n)
+
+        return report
+
+    async def put_from(
+        self,
+        readinto: Callable[[memoryview], int],
+        path: str,
+        hasher: Hasher,
+        *,
+        overwrite: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> FileInfo:
+        """Write what ``readinto`` reads to ``path``, feeding ``hasher`` the bytes written.
+
+        :meth:`put` for a source on this machine (a local file): one worker
+        thread reads into a reused buffer, hashes and writes each piece, with no
+        copies between threads and no event-loop round trip per chunk. The file
+        is written under a temporary name, flushed (``fsync``) and renamed into
+        place as in :meth:`put`. ``readinto(view)`` fills ``view`` and returns
+        the byte count, 0 at the end; it is not called any more once this
+        returns or raises, and its exceptions propagate unchanged.
+        ``progress(n)`` is called on the event loop as bytes are copied.
+
+        Raises:
+            AlreadyExists: ``path`` exists and ``overwrite`` is false.
+            IsADirectory: ``path`` is a directory.
+            NoSpace: the file system is full.
+            PermissionDenied: the directory is not writable.
+            SEUnavailable: the SE root directory is missing.
+        """
+        norm, target = self._local(path)
+        if norm == "/":
+            raise IsADirectory(f"put {self.pfn(norm)}: is the SE root")
+        self._require_root()
+        runner = SerialRunner(self._pool())
+        temp = _localio.TempFile(target, self.root + temp_path(norm))
+        stop = threading.Event()
+        report = self._reporter(progress)
+        try:
+            with self._errors(norm, "put"):
+                await runner.run(temp.open, overwrite)
+                job = runner.submit(
+                    _localio.copy_hashed, readinto, temp.write_all, hasher, stop, report
+                )
+                total = await _finish(job, stop)
+                mtime = await runner.run(temp.commit, overwrite, self.fsync)
+        except BaseException:
+            with self._errors(norm, "put (cleanup)"):
+                await runner.final(temp.discard)
+            raise
+        return FileInfo(path=norm, size=total, mtime=mtime)
+
+    async def get_into(
+        self,
+        path: str,
+        write: Callable[[memoryview], None],
+        hasher: Hasher,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Read ``path`` to ``write``, feeding ``hasher`` the bytes passed on; return the size.
+
+        :meth:`open_read` for a destination on this machine: one worker thread
+        reads into a reused buffer, hashes it and calls ``write(view)``.
+        ``write`` is not called any more once this returns or raises, and its
+        exceptions propagate unchanged. ``progress(n)`` is called on the event
+        loop as bytes are copied.
+
+        Raises:
+            PFNNotFound: the file does not exist.
+            IsADirectory: ``path`` is a directory.
+        """
+        norm, local = self._local(path)
+        runner = SerialRunner(self._pool())
+        reader = _localio.Reader(local)
+        stop = threading.Event()
+        report = self._reporter(progress)
+        try:
+            with self._errors(norm, "read"):
+                await runner.run(reader.open, True)
+                job = runner.submit(
+                    _localio.copy_hashed, reader.readinto, write, hasher, stop, report
+                )
+                return await _finish(job, stop)
+        finally:
+            await runner.final(reader.close)
 
     async def rename(self, src: str, dst: str, *, overwrite: bool = False) -> None:
         """Move ``src`` to ``dst`` (creating ``dst``'s parents).

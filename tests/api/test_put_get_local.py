@@ -1,0 +1,104 @@
+"""put and get on local SEs (the one-thread copy path): checksums, failover, failures."""
+
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+
+import pytest
+import xxhash
+
+from dfc import DFC, Settings
+from dfc.errors import NoReplicaAvailable, NotFound, PermissionDenied
+from dfc.se._localio import COPY_BUFFER
+
+DATA = os.urandom(2 * COPY_BUFFER + 777)
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DFC:
+    monkeypatch.setenv("DFC_SITE", "S1")  # replica A is tried first
+    with DFC(Settings.load()) as d:
+        d.init()
+        d.se_add("A", f"file://{tmp_path}/a", site="S1")
+        d.se_add("B", f"file://{tmp_path}/b", site="S2")
+        yield d
+
+
+@pytest.fixture
+def stored(api: DFC, tmp_path: Path) -> str:
+    src = tmp_path / "src.dat"
+    src.write_bytes(DATA)
+    api.put([src], "/vo/f.dat", se="A").raise_first()
+    api.replicate(["/vo/f.dat"], "B").raise_first()
+    return "/vo/f.dat"
+
+
+def _leftovers(root: Path) -> list[str]:
+    return [p.name for p in root.rglob("*") if "dfc-part" in p.name]
+
+
+def test_put_registers_both_checksums_of_the_bytes(api: DFC, stored: str, tmp_path: Path) -> None:
+    entry = api.stat([stored]).succeeded[stored]
+    assert entry.size == len(DATA)
+    assert entry.adler32 == f"{zlib.adler32(DATA) & 0xFFFFFFFF:08x}"
+    assert entry.xxh3 == xxhash.xxh3_64_hexdigest(DATA)
+    assert (tmp_path / "a/vo/f.dat").read_bytes() == DATA
+    assert _leftovers(tmp_path) == []
+
+
+def test_put_of_unreadable_file_is_a_local_error(api: DFC, tmp_path: Path) -> None:
+    src = tmp_path / "secret.dat"
+    src.write_bytes(b"x")
+    src.chmod(0)
+    if os.access(src, os.R_OK):
+        pytest.skip("running as a user who can read anything")
+    res = api.put([src], "/vo/s.dat", se="A")
+    assert isinstance(res.failed["/vo/s.dat"], PermissionDenied)
+    assert "local file" in str(res.failed["/vo/s.dat"])
+    assert not (tmp_path / "a/vo/s.dat").exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_get_fails_over_from_corrupt_replica(api: DFC, stored: str, tmp_path: Path) -> None:
+    bad = tmp_path / "a/vo/f.dat"
+    bad.write_bytes(b"X" + DATA[1:])
+    out = tmp_path / "out.dat"
+    res = api.get([stored], out)
+    res.raise_first()
+    got = res.succeeded[stored]
+    assert got.se == "B"
+    assert "A" in got.bad_replicas
+    assert out.read_bytes() == DATA
+    assert _leftovers(tmp_path) == []
+
+
+def test_get_with_all_replicas_bad_leaves_nothing(api: DFC, stored: str, tmp_path: Path) -> None:
+    for se in ("a", "b"):
+        (tmp_path / se / "vo/f.dat").write_bytes(DATA[:-1])
+    out = tmp_path / "out.dat"
+    res = api.get([stored], out)
+    assert isinstance(res.failed[stored], NoReplicaAvailable)
+    assert not out.exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_local_write_failure_is_not_blamed_on_the_replica(
+    api: DFC, stored: str, tmp_path: Path
+) -> None:
+    res = api.get([stored], tmp_path / "no-such-dir" / "out.dat")
+    err = res.failed[stored]
+    assert isinstance(err, NotFound)
+    assert "local" in str(err)
+    assert not isinstance(err, NoReplicaAvailable)
+
+
+def test_get_of_vanished_replica_tries_the_next(api: DFC, stored: str, tmp_path: Path) -> None:
+    (tmp_path / "a/vo/f.dat").unlink()
+    out = tmp_path / "out.dat"
+    res = api.get([stored], out)
+    res.raise_first()
+    assert res.succeeded[stored].se == "B"
+    assert "A" in res.succeeded[stored].bad_replicas
+    assert out.read_bytes() == DATA

@@ -1,0 +1,118 @@
+"""Lazy command loading and string coercion without pydantic behave like plain typer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer._coercion import build_runtime_param
+
+import dfc.cli
+from dfc.cli import COMMAND_MODULES, MODULES, _command_name
+from dfc.cli._coerce import _Deferred
+from tests.conftest import CLI
+
+ROOT = Path(__file__).parents[2]
+
+
+def _module_of(command: object) -> str:
+    """The dfc.cli module that defines a click command or group."""
+    callback = getattr(command, "callback", None)
+    module = getattr(callback, "__module__", "")
+    if module.startswith("dfc.cli.") and module != "dfc.cli._app":
+        return module.removeprefix("dfc.cli.")
+    subs = getattr(command, "commands", {})
+    return _module_of(next(iter(subs.values())))
+
+
+def test_command_map_matches_the_app() -> None:
+    root = typer.main.get_command(dfc.cli.app)
+    found = {name: _module_of(cmd) for name, cmd in root.commands.items()}  # type: ignore[attr-defined]
+    assert found == COMMAND_MODULES
+    assert set(COMMAND_MODULES.values()) == set(MODULES)
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["ls", "/"], "ls"),
+        (["--catalog", "sqlite:///x.db", "--site", "IHEP", "put", "a", "/b"], "put"),
+        (["--catalog=sqlite:///x.db", "se", "list"], "se"),
+        (["--help"], None),
+        (["--version"], None),
+        ([], None),
+    ],
+)
+def test_command_name(argv: list[str], name: str | None) -> None:
+    assert _command_name(argv) == name
+
+
+def test_help_order_does_not_depend_on_what_ran_before(cli: CLI) -> None:
+    fresh = subprocess.run(
+        [sys.executable, "-m", "dfc", "--help"],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    cli.ok("init")
+    cli.ok("ls", "/")
+    cli.ok("se", "list")
+    assert cli.ok("--help").out == fresh
+
+
+@pytest.mark.parametrize(
+    ("command", "param", "value"),
+    [
+        ("ls", "paths", ("/a", "/b")),
+        ("ls", "paths", ["/a"]),
+        ("put", "se", "IHEP-DISK"),
+        ("put", "se", ""),
+        ("put", "se", b"IHEP"),
+        ("put", "se", 5),
+        ("put", "args", ("a", "/b")),
+    ],
+)
+def test_deferred_coercion_equals_typer(command: str, param: str, value: object) -> None:
+    root = typer.main.get_command(dfc.cli.app)
+    cmd = root.commands[command]  # type: ignore[attr-defined]
+    p = next(x for x in cmd.params if x.name == param)
+    assert isinstance(p.get_runtime_param(), _Deferred) or p._runtime_param is not None
+    ctx = typer.Context(cmd)
+    descriptor = p.type_descriptor
+    ours = _Deferred(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+    theirs = build_runtime_param(descriptor)
+    assert ours.coerce(value, param=p, ctx=ctx) == theirs.coerce(value, param=p, ctx=ctx)
+    assert ours.coerce(None, param=p, ctx=ctx) == theirs.coerce(None, param=p, ctx=ctx)
+
+
+def test_invalid_number_still_reported_by_typer(cli: CLI) -> None:
+    cli.ok("init")
+    run = cli("fts", "list", "--limit", "many")
+    assert run.code == 2
+    assert "Invalid value for '--limit'" in run.err
+
+
+def test_namespace_command_loads_only_what_it_needs(tmp_path: Path) -> None:
+    """`dfc ls` imports neither the other commands nor pydantic nor storage libraries."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "dfc", "init"], env=env, check=True, capture_output=True)
+    code = (
+        "import sys, json\n"
+        "from dfc.cli import main\n"
+        "try:\n    main(['ls', '/'])\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    )
+    modules = set(json.loads(run.stdout.splitlines()[-1]))
+    loaded = {m.removeprefix("dfc.cli.") for m in modules if m.startswith("dfc.cli.")}
+    assert loaded & set(MODULES) == {"ls"}
+    for heavy in ("pydantic", "fsspec", "alembic", "rich"):
+        assert heavy not in modules, heavy
