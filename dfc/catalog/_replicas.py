@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dfc.catalog._base import chunks, values
+from dfc.catalog._base import chunks, new_replica, values
 from dfc.catalog._files import REPLICA_STATUSES, FilesMixin, resolve_replica_path
 from dfc.catalog._usage import Deltas
 from dfc.errors import (
@@ -228,7 +228,7 @@ class ReplicasMixin(FilesMixin):
                     if se < prev:
                         unsorted.append(reps)
                     prev = se
-                    reps.append(Replica(se, path, base + path, status))
+                    reps.append(new_replica(Replica, (se, path, base + path, status)))
             if hits < len(part):
                 result.failed.update(self._absent([p for p in part if p not in found]))
         for got in unsorted:
