@@ -3,10 +3,13 @@
 Builds a throw-away PKI (the test suite's), a catalogue with N files (default 10,000,
 two replicas each) owned by alice, and starts ``dfc server`` on 127.0.0.1. Then:
 
-1. ``stat`` rate: C concurrent clients (default 16: 4 processes x 4 threads), each with
-   its own TLS connection presenting alice's VOMS proxy, stat one LFN per request for
-   D seconds; against the same C clients calling ``DFC.stat`` on the embedded catalogue
-   (same authorisation, in-process).
+1. ``stat`` rate: C concurrent clients (default 16), each with its own keep-alive TLS
+   connection presenting alice's VOMS proxy, send ``POST /api/v1/catalog/stat`` for one
+   random LFN per request for D seconds and decode the answer; all C are driven by one
+   lean asyncio process (uvloop when installed), because the clients share the machine's
+   cores with the server. Against the same C clients calling ``DFC.stat`` on the embedded
+   catalogue (same authorisation, in-process; 4 processes x 4 threads). The server's and
+   the client's CPU time per request are printed too.
 2. Bulk replica lookup: one ``replicas()`` call for 10,000 LFNs through the server
    (``RemoteCatalog``, wire format included) vs ``DFC.replicas`` embedded.
 
@@ -19,6 +22,7 @@ Prints requests/s, LFNs/s and the ratios.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import multiprocessing as mp
@@ -40,6 +44,7 @@ from dfc.auth import Identity  # noqa: E402
 from dfc.auth.tls import client_context  # noqa: E402
 from dfc.catalog import AccessControl, Catalog  # noqa: E402
 from dfc.models import FileRecord, Replica, SEInfo  # noqa: E402
+from dfc.server.config import ServerConfig  # noqa: E402
 
 HOME = "/juno/user/a/alice/bench"
 ALICE = "/DC=org/DC=junotest/O=JUNO/CN=Alice Tester"
@@ -80,6 +85,22 @@ def start_server(config: Path, log: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants (Linux)."""
+    total, todo = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        one = todo.pop()
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{one}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def wait_healthy(port: int, ca_dir: Path, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -97,40 +118,73 @@ def wait_healthy(port: int, ca_dir: Path, timeout: float = 30.0) -> None:
 
 
 # ---------------------------------------------------------------------- stat clients
-def _remote_worker(
-    port: int, ca_dir: str, proxy: str, nfiles: int, threads: int, seconds: float, out: mp.Queue
-) -> None:
-    counts = [0] * threads
-    errors = [0] * threads
-    start = threading.Barrier(threads)
+def _stat_request(name: str) -> bytes:
+    body = _wire.dumps({"args": {"lfns": [name]}})
+    head = (
+        "POST /api/v1/catalog/stat HTTP/1.1\r\nHost: localhost\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
 
-    def run(k: int) -> None:
-        ctx = client_context(ca_dir=Path(ca_dir), proxy=Path(proxy))
-        conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=30)
+
+async def _stat_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> bool:
+    """One keep-alive ``POST /api/v1/catalog/stat``; True if the entry came back."""
+    writer.write(_stat_request(name))
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = -1
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == b"content-length":
+            length = int(value)
+    if length < 0:
+        raise SystemExit("the server answered without Content-Length")
+    reply = _wire.loads(await reader.readexactly(length))
+    return status == 200 and name in reply["result"].succeeded
+
+
+async def _remote_clients(
+    port: int, ca_dir: str, proxy: str, nfiles: int, clients: int, seconds: float
+) -> tuple[int, int]:
+    """``clients`` keep-alive mutual-TLS connections, each presenting alice's proxy."""
+    ctx = client_context(ca_dir=Path(ca_dir), proxy=Path(proxy))
+    conns = [await asyncio.open_connection("localhost", port, ssl=ctx) for _ in range(clients)]
+    for reader, writer in conns:  # handshake and first request outside the timing
+        await _stat_once(reader, writer, lfn(0))
+    counts = [0, 0]
+    end = time.perf_counter() + seconds
+
+    async def run(k: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         rng = random.Random(k)
-        headers = {"Content-Type": "application/json"}
-        conn.request("POST", "/api/v1/catalog/stat", _wire.dumps({"args": {"lfns": [lfn(0)]}}),
-                     headers)  # fmt: skip
-        conn.getresponse().read()  # handshake and first request outside the timing
-        start.wait()
-        end = time.perf_counter() + seconds
         while time.perf_counter() < end:
-            body = _wire.dumps({"args": {"lfns": [lfn(rng.randrange(nfiles))]}})
-            conn.request("POST", "/api/v1/catalog/stat", body, headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            if resp.status == 200 and b'"Bulk"' in data:
-                counts[k] += 1
-            else:
-                errors[k] += 1
-        conn.close()
+            counts[0 if await _stat_once(reader, writer, lfn(rng.randrange(nfiles))) else 1] += 1
 
-    workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    out.put((sum(counts), sum(errors)))
+    await asyncio.gather(*(run(k, r, w) for k, (r, w) in enumerate(conns)))
+    for _, writer in conns:
+        writer.close()
+    return counts[0], counts[1]
+
+
+def remote_stat_rate(
+    port: int, ca_dir: str, proxy: str, nfiles: int, clients: int, seconds: float
+) -> tuple[float, int, float]:
+    """Stats/s through the server, errors, and the client's CPU seconds per request.
+
+    One lean client process (asyncio, uvloop when installed) drives all connections so
+    that the client steals as little CPU from the server on the shared cores as it can.
+    """
+    factory = None
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:
+        pass
+    cpu = time.process_time()
+    with asyncio.Runner(loop_factory=factory) as runner:
+        ok, errors = runner.run(_remote_clients(port, ca_dir, proxy, nfiles, clients, seconds))
+    cpu = time.process_time() - cpu
+    return ok / seconds, errors, cpu / max(ok + errors, 1)
 
 
 def _embedded_worker(url: str, nfiles: int, threads: int, seconds: float, out: mp.Queue) -> None:
@@ -190,10 +244,24 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--catalog", help="a database URL (default: a temporary SQLite file)")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument(
+        "--processes", type=int, default=4, help="processes of the embedded peer's clients"
+    )
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "asyncio", "uvloop"],
+        help="the server's event loop (default: the server's)",
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--threads", type=int, default=8, help="server database threads")
-    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="server database threads (default: the server's)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="server processes (default: the server's, one per CPU)",
+    )
     args = parser.parse_args()
 
     from tests.auth.pki import build_pki
@@ -213,26 +281,29 @@ def main() -> None:
         config.write_text(
             f'catalog = "{url}"\nhost = "127.0.0.1"\nport = {port}\n'
             f'hostcert = "{pki.host.cert_path}"\nhostkey = "{pki.host.key_path}"\n'
-            f'ca_dir = "{pki.ca_dir}"\nvomsdir = "{pki.vomsdir}"\nthreads = {args.threads}\n'
-            f"workers = {args.workers}\n"
-            f'log_level = "warning"\n'
+            f'ca_dir = "{pki.ca_dir}"\nvomsdir = "{pki.vomsdir}"\n'
+            + (f"threads = {args.threads}\n" if args.threads else "")
+            + f'workers = {args.workers}\nlog_level = "warning"\n'
+            + (f'loop = "{args.loop}"\n' if args.loop else "")
         )
+        workers = ServerConfig.load(config).processes
         server = start_server(config, root / "server.log")
         try:
             wait_healthy(port, pki.ca_dir)
             per = args.clients // args.processes
-            remote_rate, errors = stat_rate(
-                _remote_worker,
-                (port, str(pki.ca_dir), str(proxy), args.files, per),
-                args.processes,
-                args.seconds,
+            before = _cpu_seconds(server.pid)
+            remote_rate, errors, client_cpu = remote_stat_rate(
+                port, str(pki.ca_dir), str(proxy), args.files, args.clients, args.seconds
             )
+            server_cpu = (_cpu_seconds(server.pid) - before) / max(remote_rate * args.seconds, 1)
             local_rate, _ = stat_rate(
                 _embedded_worker, (url, args.files, per), args.processes, args.seconds
             )
-            print(f"stat, {args.clients} concurrent clients, {args.seconds:.0f}s each:")
-            print(f"  server (mutual TLS, {args.workers} process(es)): {remote_rate:8.0f} stats/s"
-                  f"  ({errors} errors)")  # fmt: skip
+            print(f"stat, {args.clients} concurrent clients, {args.seconds:.0f}s each "
+                  f"(load average {os.getloadavg()[0]:.1f}):")  # fmt: skip
+            print(f"  server (mutual TLS, {workers} process(es)): {remote_rate:8.0f} stats/s"
+                  f"  ({errors} errors; CPU per request: server {server_cpu * 1e6:.0f} us, "
+                  f"client {client_cpu * 1e6:.0f} us)")  # fmt: skip
             print(f"  embedded (DFC.stat, in-process):  {local_rate:8.0f} stats/s")
             print(f"  ratio server/embedded: {remote_rate / local_rate:.2f}")
 

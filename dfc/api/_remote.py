@@ -22,6 +22,7 @@ import os
 import socket
 import ssl
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,14 @@ API_VERSION = 1
 _PREFIX = f"/api/v{API_VERSION}"
 #: Items per request of a bulk call (servers accept at least this many).
 CHUNK = 10_000
+#: Bulk lookups of at least this many LFNs are split into parts of :data:`_PART` to
+#: :data:`CHUNK` LFNs (about :data:`_PARTS` of them), :data:`_LANES` of them in flight at
+#: once on pooled connections: the server (its processes and threads) works on some
+#: while this client decodes the answers that are back.
+PARALLEL_MIN = 2_000
+_PART = 1_000
+_PARTS = 8
+_LANES = 4
 # HTTP status -> error kind, for error responses without a JSON body.
 _STATUS_KINDS = {
     400: "InvalidArgument",
@@ -201,6 +210,7 @@ class RemoteCatalog(Catalog):
         self._ca_dir_used: Path | None = None
         self._headers: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._lanes: ThreadPoolExecutor | None = None
 
     @property
     def url(self) -> str:
@@ -337,6 +347,22 @@ class RemoteCatalog(Catalog):
             raise CatalogError(f"malformed reply from the catalogue server {self._server}")
         return reply["result"]
 
+    def call_many(self, op: str, key: str, parts: Sequence[list[Any]], **args: Any) -> list[Any]:
+        """Run one read-only operation per part of a bulk argument, the parts at once.
+
+        Returns:
+            The results, in the order of ``parts``.
+
+        Raises:
+            DFCError: the first error a part raised.
+        """
+        with self._lock:
+            if self._lanes is None:
+                self._lanes = ThreadPoolExecutor(_LANES, thread_name_prefix="dfc-remote")
+            lanes = self._lanes
+        futures = [lanes.submit(self.call, op, **{key: part}, **args) for part in parts]
+        return [future.result() for future in futures]
+
     def stream(self, op: str, **args: Any) -> Iterator[Any]:
         """Start a streamed operation; the checks happen now, the items come as iterated.
 
@@ -444,6 +470,9 @@ class RemoteCatalog(Catalog):
         """Close the pooled connections."""
         with self._lock:
             pool, self._pool = self._pool, None
+            lanes, self._lanes = self._lanes, None
+        if lanes is not None:
+            lanes.shutdown(wait=True)
         if pool is not None:
             pool.close()
 
@@ -498,9 +527,21 @@ class RemoteTx(RemoteMetaMixin, ApiTx):
         """Remove empty directories."""
         return self._bulk("rmdir", "paths", paths)
 
+    def _lookup(self, op: str, lfns: Sequence[str]) -> BulkResult[Any]:
+        """A read-only bulk lookup: large ones in parallel parts (see :data:`PARALLEL_MIN`).
+
+        Each part is a server transaction of its own, as each chunk of a larger call is.
+        """
+        items = list(lfns)
+        if len(items) < PARALLEL_MIN:
+            return self._bulk(op, "lfns", items)
+        size = min(CHUNK, max(_PART, -(-len(items) // _PARTS)))
+        parts = [items[i : i + size] for i in range(0, len(items), size)]
+        return _merge(self._remote.call_many(op, "lfns", parts))
+
     def stat(self, lfns: Sequence[str], *, with_replicas: bool = True) -> BulkResult[Entry]:
         """The entries of LFNs (files always come with their replicas over the wire)."""
-        return self._bulk("stat", "lfns", lfns)
+        return self._lookup("stat", lfns)
 
     def lookup(self, lfn: str) -> Entry:
         """The entry of one LFN."""
@@ -555,7 +596,7 @@ class RemoteTx(RemoteMetaMixin, ApiTx):
 
     def replicas(self, lfns: Sequence[str]) -> BulkResult[list[Replica]]:
         """The replicas of files."""
-        return self._bulk("replicas", "lfns", lfns)
+        return self._lookup("replicas", lfns)
 
     # ------------------------------------------------------------------ consistency
     def replicas_at(

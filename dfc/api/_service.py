@@ -48,6 +48,14 @@ def _text(value: object) -> bool:
     return True
 
 
+def _all_text(values: list[object] | tuple[object, ...]) -> bool:
+    """Whether every value is storable text (one pass over them all: bulk LFN lists)."""
+    if not set(map(type, values)) <= {str}:
+        return False
+    joined = "".join(values)  # type: ignore[arg-type]
+    return _text(joined)
+
+
 def _str(value: object, what: str, limit: int) -> object:
     if not isinstance(value, str):
         raise InvalidArgument(f"argument {what!r} must be a string")
@@ -85,6 +93,8 @@ def _list(
             raise InvalidArgument(
                 f"argument {what!r} has {len(value)} items; at most {limit} per request"
             )
+        if item is _str and _all_text(value):
+            return list(value)
         return [item(v, what, limit) for v in value]
 
     return inner
@@ -189,8 +199,8 @@ def _op(kind: Kind, *required: str, **params: Callable[[object, str, int], objec
 #: Every operation the service runs, by name.
 OPS: Mapping[str, Op] = {
     # namespace
-    "mkdir": _op("write", "paths", "parents", paths=_STRS, parents=_bool, owner=_str,
-                 group=_str, mode=_int),
+    "mkdir": _op("write", "paths", "parents", "owner", "group", paths=_STRS, parents=_bool,
+                 owner=_str, group=_str, mode=_int),
     "rmdir": _op("write", "paths", paths=_STRS),
     "stat": _op("read", "lfns", lfns=_STRS),
     "lookup": _op("read", "lfn", lfn=_str),
@@ -199,8 +209,8 @@ OPS: Mapping[str, Op] = {
     "find_guid": _op("read", "guid", guid=_str),
     "move": _op("write", "src", "dst", src=_str, dst=_str),
     # files and replicas
-    "add_files": _op("write", "records", records=_list(_record), owner=_str, group=_str,
-                     overwrite=_bool),
+    "add_files": _op("write", "records", "owner", "group", records=_list(_record), owner=_str,
+                     group=_str, overwrite=_bool),
     "remove_files": _op("write", "lfns", lfns=_STRS),
     "add_replicas": _op("write", "items", items=_list(_tuple(_str, _replica))),
     "remove_replicas": _op("write", "items", items=_list(_tuple(_str, _str))),
@@ -249,7 +259,8 @@ OPS: Mapping[str, Op] = {
     "find_dirs": _op("stream", "path", "terms", path=_str, terms=_STRS),
     "find_count": _op("read", "path", "terms", path=_str, terms=_STRS),
     "meta_tags": _op("read", "path", "name", path=_str, name=_str, terms=_STRS),
-    "dataset_add": _op("write", "name", "words", name=_str, words=_STRS, owner=_str, group=_str),
+    "dataset_add": _op("write", "name", "words", "owner", "group", name=_str, words=_STRS,
+                       owner=_str, group=_str),
     "dataset_show": _op("read", "name", name=_str),
     "dataset_list": _op("read", path=_str),
     "dataset_files": _op("stream", "name", name=_str),
@@ -325,6 +336,8 @@ class CatalogService:
         cache_seconds: how long a principal (the registry's view of an identity) is reused.
         max_items: the most items a bulk argument may have per request.
         local_group: the group of local identities the registry does not know.
+        pool_size: database connections kept open (the number of threads that use
+            them); default: the catalogue's.
 
     Raises:
         CatalogError: the catalogue URL is invalid.
@@ -338,8 +351,9 @@ class CatalogService:
         cache_seconds: float = 2.0,
         max_items: int = 100_000,
         local_group: str = "nobody",
+        pool_size: int | None = None,
     ) -> None:
-        self._catalog = Catalog(catalog_url)
+        self._catalog = Catalog(catalog_url, pool_size=pool_size)
         self._gate = Gate(policy, ttl=cache_seconds)
         self._group = local_group
         self.max_items = max_items

@@ -14,8 +14,12 @@ crl_check = true            # revocation checked for every certificate of a chai
 max_body = 134217728        # bytes per request body
 max_items = 100000          # LFNs (items) per bulk request
 request_timeout = 300       # seconds per request (time to first byte of a stream)
-threads = 8                 # database worker threads (per process)
-workers = 1                 # server processes sharing the port (SO_REUSEPORT)
+threads = 4                 # database worker threads per process (one pooled connection
+                            # each; more threads mostly contend for the interpreter lock)
+workers = 0                 # server processes sharing the port (SO_REUSEPORT); 0: one
+                            # per CPU
+loop = "auto"               # event loop: "uvloop" (faster TLS and I/O), "asyncio", or
+                            # "auto" (uvloop when it is installed)
 cache_seconds = 2           # how long the registry's view of an identity is reused
 
 [tokens]                    # optional: accept WLCG bearer tokens
@@ -36,6 +40,7 @@ homes = "/juno/user"
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,10 +54,11 @@ if TYPE_CHECKING:
 __all__ = ["ServerConfig", "TokenIssuerConfig"]
 
 _VOMSDIR = Path("/etc/grid-security/vomsdir")
+_LOOPS = ("auto", "asyncio", "uvloop")
 _KEYS = {
     "catalog", "host", "port", "hostcert", "hostkey", "ca_dir", "vomsdir", "vos", "crl_check",
     "max_body", "max_items", "request_timeout", "threads", "cache_seconds", "tokens", "authz",
-    "url", "log_level", "workers",
+    "url", "log_level", "workers", "loop",
 }  # fmt: skip
 
 
@@ -89,8 +95,9 @@ class ServerConfig:
     max_body: int = 128 << 20
     max_items: int = 100_000
     request_timeout: float = 300.0
-    threads: int = 8
-    workers: int = 1
+    threads: int = 4
+    workers: int = 0
+    loop: str = "auto"
     cache_seconds: float = 2.0
     url: str | None = None
     log_level: str = "info"
@@ -98,6 +105,17 @@ class ServerConfig:
     token_audiences: tuple[str, ...] = ()
     accept_any_audience: bool = False
     authz: Mapping[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def processes(self) -> int:
+        """How many server processes to run (``workers``, or one per CPU when 0)."""
+        if self.workers:
+            return self.workers
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
 
     @property
     def public_url(self) -> str:
@@ -139,6 +157,9 @@ class ServerConfig:
             raise ConfigError(f"{name}: 'catalog' must be a database URL, not a server")
         vomsdir = raw.get("vomsdir", str(_VOMSDIR))
         issuers, audiences, any_aud = _tokens(raw.get("tokens"), get, name)
+        loop = get.text("loop", cls.loop)
+        if loop not in _LOOPS:
+            raise ConfigError(f"{name}: 'loop' must be one of {', '.join(_LOOPS)}")
         authz = raw.get("authz")
         if authz is not None and not isinstance(authz, dict):
             raise ConfigError(f"{name}: [authz] must be a table")
@@ -156,7 +177,8 @@ class ServerConfig:
             max_items=get.integer("max_items", cls.max_items, 10_000, 10_000_000),
             request_timeout=get.number("request_timeout", cls.request_timeout),
             threads=get.integer("threads", cls.threads, 1, 256),
-            workers=get.integer("workers", cls.workers, 1, 64),
+            workers=get.integer("workers", cls.workers, 0, 64),
+            loop=loop,
             cache_seconds=get.number("cache_seconds", cls.cache_seconds, minimum=0.0),
             url=get.text("url", "") or None,
             log_level=get.text("log_level", cls.log_level),

@@ -185,6 +185,30 @@ def test_the_library_works_remotely(env: Env, monkeypatch: pytest.MonkeyPatch) -
         assert api.rm([f"{HOME}/lib/data.bin"]).ok
 
 
+def test_large_lookups_go_in_parallel_parts(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dfc.api import _remote
+
+    monkeypatch.setenv("X509_USER_PROXY", str(env.alice))
+    monkeypatch.setenv("X509_CERT_DIR", str(env.server.ca_dir))
+    monkeypatch.setattr(_remote, "PARALLEL_MIN", 4)
+    monkeypatch.setattr(_remote, "_PART", 2)
+    sources = []
+    for i in range(7):
+        sources.append(env.tmp / f"f{i}")
+        sources[-1].write_bytes(b"part %d" % i)
+    with DFC(Settings.load(catalog=env.server.url)) as api:
+        names = [f"{HOME}/parts/f{i}" for i in range(7)]
+        assert api.put(sources, f"{HOME}/parts/", se="DISK").ok
+        asked = [names[5], f"{HOME}/parts/none", *names[:5], "relative", names[6]]
+        reps = api.replicas(asked)
+        stats = api.stat(asked)
+    assert list(reps.succeeded) == [names[5], *names[:5], names[6]]
+    assert all(r[0].se == "DISK" for r in reps.succeeded.values())
+    assert set(reps.failed) == {f"{HOME}/parts/none", "relative"}
+    assert list(stats.succeeded) == list(reps.succeeded)
+    assert isinstance(stats.failed[f"{HOME}/parts/none"], LFNNotFound)
+
+
 def test_logs_carry_ids_and_identities_never_secrets(env: Env) -> None:
     bearer = token(env.server.url)
     request(env.server, None, "GET", "/api/v1/whoami", headers={

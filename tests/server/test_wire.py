@@ -141,10 +141,32 @@ def test_bulk_replica_lists_travel_compactly() -> None:
     }
     res: BulkResult[list[Replica]] = BulkResult(reps, {"/d": LFNNotFound("nope")})
     data = _wire.dumps(res)
-    assert b'"BulkR"' in data and data.count(b"file:///x") == 1
+    assert b'"BulkC"' in data and data.count(b"file:///x") == 1
     back = _wire.loads(data)
     assert back.succeeded == reps and type(back.failed["/d"]) is LFNNotFound
+    assert all(type(r) is Replica for r in back.succeeded["/a/b"])
+    # The older form (one list per replica) is still read.
+    old = b'{"$": "BulkR", "ok": {"/a": [["X", "", 0, "good"]]}, "bases": ["file://"], "err": {}}'
+    assert _wire.loads(old).succeeded == {"/a": [Replica("X", "/a", "file:///a")]}
     for bad in (
+        b'{"$": "BulkC", "lfns": ["/a"], "n": [1], "se": ["X"], "path": [null], "ref": [5],'
+        b' "status": ["good"], "bases": [], "err": {}}',
+        b'{"$": "BulkC", "lfns": ["/a"], "n": [2], "se": ["X"], "path": [null], "ref": [0],'
+        b' "status": ["good"], "bases": ["f://"], "err": {}}',
+        b'{"$": "BulkC", "lfns": ["/a"], "n": [-1], "se": [], "path": [], "ref": [],'
+        b' "status": [], "bases": [], "err": {}}',
+        b'{"$": "BulkC", "lfns": ["/a"], "n": [1], "se": [1], "path": [null], "ref": ["p"],'
+        b' "status": ["good"], "bases": [], "err": {}}',
+        b'{"$": "BulkC", "lfns": ["/a"], "n": [1], "se": ["X"], "path": [null], "ref": [null],'
+        b' "status": ["good"], "bases": [], "err": {}}',
+        b'{"$": "BulkC", "lfns": ["/a"], "n": [1.5], "se": ["X"], "path": [null], "ref": ["p"],'
+        b' "status": ["good"], "bases": [], "err": {}}',
+        b'{"$": "BulkC", "lfns": [["/a"]], "n": [0], "se": [], "path": [], "ref": [],'
+        b' "status": [], "bases": [], "err": {}}',
+        b'{"$": "BulkC", "lfns": "/a", "n": [], "se": [], "path": [], "ref": [],'
+        b' "status": [], "bases": [], "err": {}}',
+        b'{"$": "BulkC", "lfns": [], "n": [], "se": [], "path": [], "ref": [],'
+        b' "status": [], "bases": [], "err": {"/a": 1}}',
         b'{"$": "BulkR", "ok": {"/a": [["X", "", 5, "good"]]}, "bases": [], "err": {}}',
         b'{"$": "BulkR", "ok": {"/a": [["X", ""]]}, "bases": [], "err": {}}',
         b'{"$": "BulkR", "ok": [], "bases": [], "err": {}}',
