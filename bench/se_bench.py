@@ -5,7 +5,11 @@ S3), then for each backend copies (a) one large file and (b) many small files up
 down, once through ``dfc.se.open_se`` and once with the native tool: ``xrdcp`` for
 root:// (``--parallel 8`` for the small files), Debian's ``rclone`` for WebDAV and S3
 (``--transfers 16`` for the small files, configured through environment variables).
-dfc copies the small files with ``asyncio.gather`` under a semaphore (``--concurrency``).
+dfc copies the small files with ``asyncio.gather`` under a semaphore (``--concurrency``);
+its local file reads and writes run in worker threads, as the native tools do theirs
+off their main thread (creating a file on a busy disk costs milliseconds).
+Each case runs ``--rounds`` times, dfc and the peer alternating, each round onto new
+remote names; the best time of each side counts (the machine is shared and noisy).
 Prints MB/s (large) or files/s (small) and the ratio dfc/peer.
 
 Goals: >= 0.9x xrdcp for the large file on root://, >= 1x the native tool for the
@@ -13,7 +17,7 @@ many small files.
 
 Usage:
     python bench/se_bench.py [--size-mib 1024] [--files 1000] [--file-kib 100]
-        [--concurrency 16] [--backends root,webdav,s3] [--dir DIR]
+        [--concurrency 16] [--rounds 3] [--backends root,webdav,s3] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -62,27 +66,74 @@ class Row:
     goal: float | None
 
 
-async def file_chunks(path: Path, chunk: int = READ_CHUNK) -> AsyncIterator[bytes]:
-    """Yield the bytes of the local file ``path``."""
-    with path.open("rb") as f:
-        while block := f.read(chunk):
+def _open_read(path: Path, chunk: int) -> tuple[BinaryIO, bytes, int]:
+    f = path.open("rb")
+    try:
+        return f, f.read(chunk), os.fstat(f.fileno()).st_size
+    except BaseException:
+        f.close()
+        raise
+
+
+def _create_write(path: Path, block: bytes) -> BinaryIO:
+    f = path.open("wb")
+    try:
+        f.write(block)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+async def _chunks(f: BinaryIO, block: bytes, chunk: int) -> AsyncIterator[bytes]:
+    try:
+        while block:
             yield block
+            if len(block) < chunk:
+                break
+            block = await asyncio.to_thread(f.read, chunk)
+    finally:
+        f.close()
 
 
 async def dfc_put(se: StorageElement, src: Path, path: str) -> None:
-    """Upload local ``src`` to ``path`` on ``se``."""
-    await se.put(file_chunks(src), path, size=src.stat().st_size, overwrite=True)
+    """Upload local ``src`` to ``path`` on ``se``.
+
+    Local file I/O runs in worker threads, off the event loop (as xrdcp and
+    rclone do it off their main thread): opening and reading a file is one hop.
+    """
+    f, block, size = await asyncio.to_thread(_open_read, src, READ_CHUNK)
+    try:
+        await se.put(_chunks(f, block, READ_CHUNK), path, size=size, overwrite=True)
+    finally:
+        f.close()
 
 
 async def dfc_get(se: StorageElement, path: str, dst: Path) -> None:
-    """Download ``path`` on ``se`` to local ``dst``."""
-    with dst.open("wb") as f:
+    """Download ``path`` on ``se`` to local ``dst`` (local writes in a worker thread)."""
+    f: BinaryIO | None = None
+    try:
         async for block in se.open_read(path):
-            f.write(block)
+            if f is None:
+                f = await asyncio.to_thread(_create_write, dst, block)
+            else:
+                await asyncio.to_thread(f.write, block)
+        if f is None:
+            f = await asyncio.to_thread(dst.open, "wb")
+    finally:
+        if f is not None:
+            f.close()
 
 
 async def dfc_many(
-    se: StorageElement, names: list[str], src: Path, dst: Path, *, put: bool, concurrency: int
+    se: StorageElement,
+    names: list[str],
+    src: Path,
+    dst: Path,
+    *,
+    put: bool,
+    concurrency: int,
+    remote: str = "/small",
 ) -> None:
     """Copy every file in ``names`` up (``put``) or down, ``concurrency`` at a time."""
     sem = asyncio.Semaphore(concurrency)
@@ -90,9 +141,9 @@ async def dfc_many(
     async def one(name: str) -> None:
         async with sem:
             if put:
-                await dfc_put(se, src / name, f"/small/{name}")
+                await dfc_put(se, src / name, f"{remote}/{name}")
             else:
-                await dfc_get(se, f"/small/{name}", dst / name)
+                await dfc_get(se, f"{remote}/{name}", dst / name)
 
     await asyncio.gather(*(one(n) for n in names))
 
@@ -129,11 +180,14 @@ class Backend:
     peer_name: str
     env: dict[str, str]
 
-    def peer_large(self, src: Path, dst: Path, *, put: bool) -> list[str]:
+    def peer_large(self, src: Path, dst: Path, *, put: bool, tag: str) -> list[str]:
         raise NotImplementedError
 
-    def peer_small(self, src: Path, dst: Path, *, put: bool) -> list[str]:
+    def peer_small(self, src: Path, dst: Path, *, put: bool, tag: str) -> list[str]:
         raise NotImplementedError
+
+    def prepare(self, tag: str) -> None:
+        """Make what the native tool needs before the uploads of round ``tag`` (untimed)."""
 
 
 class XRootDBackend(Backend):
@@ -142,16 +196,20 @@ class XRootDBackend(Backend):
     def remote(self, path: str) -> str:
         return f"root://{self.server.host}//native{path}"  # type: ignore[attr-defined]
 
-    def peer_large(self, src: Path, dst: Path, *, put: bool) -> list[str]:
-        a, b = str(src), self.remote("/large.bin")
+    def prepare(self, tag: str) -> None:
+        host = self.server.host  # type: ignore[attr-defined]
+        subprocess.run(["xrdfs", host, "mkdir", "-p", f"/native/{tag}"], check=True)
+
+    def peer_large(self, src: Path, dst: Path, *, put: bool, tag: str) -> list[str]:
+        a, b = str(src), self.remote(f"/{tag}/large.bin")
         return ["xrdcp", "-s", "-f", *((a, b) if put else (b, str(dst)))]
 
-    def peer_small(self, src: Path, dst: Path, *, put: bool) -> list[str]:
-        # src is the local dir "small": -r copies it as native/small
+    def peer_small(self, src: Path, dst: Path, *, put: bool, tag: str) -> list[str]:
+        # src is the local dir "small": -r copies it as native/TAG/small
         cmd = ["xrdcp", "-s", "-f", "-r", "--parallel", "8"]
         if put:
-            return [*cmd, str(src), self.remote("/")]
-        return [*cmd, self.remote("/small"), str(dst)]
+            return [*cmd, str(src), self.remote(f"/{tag}/")]
+        return [*cmd, self.remote(f"/{tag}/small"), str(dst)]
 
 
 class RcloneBackend(Backend):
@@ -159,12 +217,12 @@ class RcloneBackend(Backend):
 
     prefix: str = "native"
 
-    def peer_large(self, src: Path, dst: Path, *, put: bool) -> list[str]:
-        a, b = str(src), f"PEER:{self.prefix}/large.bin"
+    def peer_large(self, src: Path, dst: Path, *, put: bool, tag: str) -> list[str]:
+        a, b = str(src), f"PEER:{self.prefix}/{tag}/large.bin"
         return ["rclone", "copyto", *((a, b) if put else (b, str(dst)))]
 
-    def peer_small(self, src: Path, dst: Path, *, put: bool) -> list[str]:
-        a, b = str(src), f"PEER:{self.prefix}/small"
+    def peer_small(self, src: Path, dst: Path, *, put: bool, tag: str) -> list[str]:
+        a, b = str(src), f"PEER:{self.prefix}/{tag}/small"
         return ["rclone", "copy", "--transfers", "16", *((a, b) if put else (b, str(dst)))]
 
 
@@ -205,83 +263,116 @@ def start_backend(name: str) -> Backend:
     raise SystemExit(f"unknown backend {name!r}")
 
 
-async def bench_backend(
-    b: Backend, work: Path, large: Path, small: Path, names: list[str], concurrency: int
-) -> list[Row]:
-    """Measure the four cases on one backend, dfc then the peer for each."""
-    nbytes = large.stat().st_size
-    total_small = len(names)
+@dataclass
+class Case:
+    """Inputs of one backend's measurements."""
+
+    work: Path
+    large: Path
+    small: Path
+    names: list[str]
+    concurrency: int
+    rounds: int
+
+
+async def best_of(
+    b: Backend, c: Case, dfc: Any, peer: Any, *, fresh: Path | None = None
+) -> tuple[float, float]:
+    """Run ``dfc(tag)`` and ``peer(tag)`` alternately ``rounds`` times; return the best times.
+
+    Every round writes to new remote names (``tag``): rclone skips files already
+    there, so repeating a copy onto the same names would measure nothing.
+    ``fresh``, when given, is emptied before each run (a local download directory).
+    """
+    best_dfc = best_peer = float("inf")
+    for r in range(c.rounds):
+        tag = f"r{r}"
+        if fresh is not None:
+            reset(fresh)
+        best_dfc = min(best_dfc, await atimed(dfc(tag)))
+        if fresh is not None:
+            reset(fresh)
+        b.prepare(tag)
+        start = time.perf_counter()
+        peer(tag)
+        best_peer = min(best_peer, time.perf_counter() - start)
+    return best_dfc, best_peer
+
+
+async def bench_backend(b: Backend, c: Case) -> list[Row]:
+    """Measure the four cases on one backend, best of ``rounds``, dfc and the peer alternating."""
+    nbytes = c.large.stat().st_size
+    n = len(c.names)
     se = open_se(b.info, b.options)
     rows: list[Row] = []
     goal_large = 0.9 if b.peer_name == "xrdcp" else None
+    dl = c.work / "dl"
+    reset(dl)
+
+    def run(cmd: list[str]) -> None:
+        run_timed(cmd, b.env)
+
     try:
         await se.mkdir("/")
-        dl = work / "dl"
-
-        t_dfc = await atimed(dfc_put(se, large, "/large.bin"))
-        t_peer = run_timed(b.peer_large(large, dl, put=True), b.env)
+        t_dfc, t_peer = await best_of(
+            b,
+            c,
+            lambda tag: dfc_put(se, c.large, f"/{tag}/large.bin"),
+            lambda tag: run(b.peer_large(c.large, dl, put=True, tag=tag)),
+        )
+        mb = nbytes / 1e6
         rows.append(
-            Row(
-                b.name,
-                "large put",
-                "MB/s",
-                nbytes / 1e6 / t_dfc,
-                nbytes / 1e6 / t_peer,
-                b.peer_name,
-                goal_large,
-            )
+            Row(b.name, "large put", "MB/s", mb / t_dfc, mb / t_peer, b.peer_name, goal_large)
+        )
+        t_dfc, t_peer = await best_of(
+            b,
+            c,
+            lambda tag: dfc_get(se, "/r0/large.bin", dl / "large.bin"),
+            lambda tag: run(b.peer_large(c.large, dl / "large.bin", put=False, tag="r0")),
+            fresh=dl,
+        )
+        rows.append(
+            Row(b.name, "large get", "MB/s", mb / t_dfc, mb / t_peer, b.peer_name, goal_large)
         )
 
-        reset(dl)
-        t_dfc = await atimed(dfc_get(se, "/large.bin", dl / "large.bin"))
-        reset(dl)
-        t_peer = run_timed(b.peer_large(large, dl / "large.bin", put=False), b.env)
-        rows.append(
-            Row(
-                b.name,
-                "large get",
-                "MB/s",
-                nbytes / 1e6 / t_dfc,
-                nbytes / 1e6 / t_peer,
-                b.peer_name,
-                goal_large,
+        def put_many(tag: str) -> Any:
+            return dfc_many(
+                se,
+                c.names,
+                c.small,
+                dl,
+                put=True,
+                concurrency=c.concurrency,
+                remote=f"/{tag}/small",
             )
-        )
-        reset(dl)
 
-        t_dfc = await atimed(dfc_many(se, names, small, dl, put=True, concurrency=concurrency))
-        t_peer = run_timed(b.peer_small(small, dl, put=True), b.env)
-        rows.append(
-            Row(
-                b.name,
-                f"{total_small} small put",
-                "files/s",
-                total_small / t_dfc,
-                total_small / t_peer,
-                b.peer_name,
-                1.0,
+        async def get_many(tag: str) -> None:
+            await dfc_many(
+                se, c.names, c.small, dl, put=False, concurrency=c.concurrency, remote="/r0/small"
             )
-        )
+            if (got := len(list(dl.iterdir()))) != n:
+                print(f"warning: {b.name} small get: dfc fetched {got} of {n}", file=sys.stderr)
 
-        t_dfc = await atimed(
-            dfc_many(se, names, small, reset(dl), put=False, concurrency=concurrency)
+        t_dfc, t_peer = await best_of(
+            b, c, put_many, lambda tag: run(b.peer_small(c.small, dl, put=True, tag=tag))
         )
-        got = len(list(dl.iterdir()))
-        reset(dl)
-        t_peer = run_timed(b.peer_small(small, dl, put=False), b.env)
-        peer_got = sum(1 for p in dl.rglob("*") if p.is_file())
-        if got != total_small or peer_got != total_small:
-            print(f"warning: {b.name} small get: dfc {got}, peer {peer_got} files", file=sys.stderr)
         rows.append(
-            Row(
-                b.name,
-                f"{total_small} small get",
-                "files/s",
-                total_small / t_dfc,
-                total_small / t_peer,
-                b.peer_name,
-                1.0,
+            Row(b.name, f"{n} small put", "files/s", n / t_dfc, n / t_peer, b.peer_name, 1.0)
+        )
+        t_dfc, t_peer = await best_of(
+            b,
+            c,
+            get_many,
+            lambda tag: run(b.peer_small(c.small, dl, put=False, tag="r0")),
+            fresh=dl,
+        )
+        got = sum(1 for p in dl.rglob("*") if p.is_file())
+        if got != n:
+            print(
+                f"warning: {b.name} small get: the peer fetched {got} of {n} files", file=sys.stderr
             )
+        rows.append(
+            Row(b.name, f"{n} small get", "files/s", n / t_dfc, n / t_peer, b.peer_name, 1.0)
         )
         reset(dl)
     finally:
@@ -322,6 +413,7 @@ def main() -> None:
     ap.add_argument("--file-kib", type=int, default=100, help="small file size (KiB)")
     ap.add_argument("--concurrency", type=int, default=16, help="dfc small-file concurrency")
     ap.add_argument("--backends", default="root,webdav,s3")
+    ap.add_argument("--rounds", type=int, default=3, help="best of this many runs per case")
     ap.add_argument("--dir", type=Path, default=None, help="work directory (default: temp)")
     args = ap.parse_args()
 
@@ -331,15 +423,16 @@ def main() -> None:
         large, names = make_data(work, args.size_mib, args.files, args.file_kib)
         print(
             f"large file {args.size_mib} MiB, {args.files} x {args.file_kib} KiB files, "
-            f"dfc concurrency {args.concurrency}",
+            f"dfc concurrency {args.concurrency}, best of {args.rounds} rounds",
             flush=True,
         )
         for name in args.backends.split(","):
             backend = start_backend(name)
             try:
-                rows += asyncio.run(
-                    bench_backend(backend, work, large, work / "small", names, args.concurrency)
+                case = Case(
+                    work, large, work / "small", names, args.concurrency, max(1, args.rounds)
                 )
+                rows += asyncio.run(bench_backend(backend, case))
             except subprocess.CalledProcessError as exc:
                 print(f"{name}: {exc.cmd} failed: {exc.stderr.decode()[-2000:]}", file=sys.stderr)
                 raise

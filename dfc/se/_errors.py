@@ -2,8 +2,9 @@
 
 Every storage call in :mod:`dfc.se` runs inside :class:`translate_errors`, which
 turns ``OSError`` (by errno first, then by builtin subclass), fsspec, aiohttp
-(WebDAV), botocore (S3) exceptions and XRootD statuses
-(:class:`XRootDFailure`) into the matching :class:`~dfc.errors.DFCError`. The
+(WebDAV, S3), botocore (S3) exceptions, the answers of dfc's own S3 client
+(:class:`S3Failure`) and XRootD statuses (:class:`XRootDFailure`) into the
+matching :class:`~dfc.errors.DFCError`. The
 message is one line naming the operation, the PFN and the reason, with
 credentials removed.
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 __all__ = [
+    "S3Failure",
     "XRootDFailure",
     "http_error",
     "redact",
@@ -217,6 +219,27 @@ class XRootDFailure(Exception):
         return text.removeprefix("Server responded with an error: ") or f"code {self.code}"
 
 
+class S3Failure(Exception):
+    """An S3 error answer from dfc's own S3 client (:mod:`dfc.se._s3http`).
+
+    Attributes:
+        status: the HTTP status.
+        code: the S3 error code (``NoSuchKey``, ``SlowDown``, ...), or ``""``
+            when the answer had no body (HEAD).
+        text: the server's message.
+    """
+
+    def __init__(self, status: int, code: str, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.code = code
+        self.text = text
+
+    def __str__(self) -> str:
+        detail = f"{self.code}: {self.text}" if self.code else self.text
+        return f"HTTP {self.status} {detail}".strip()
+
+
 _MIN_SECRET = 4
 
 
@@ -284,6 +307,12 @@ def _botocore_class(exc: BaseException) -> type[DFCError] | None:
     return StorageError
 
 
+def _s3_class(exc: BaseException) -> type[DFCError] | None:
+    if not isinstance(exc, S3Failure):
+        return None
+    return _S3_CODES.get(exc.code) or _http_status_class(exc.status)
+
+
 def _xrootd_class(exc: BaseException) -> type[DFCError] | None:
     if not isinstance(exc, XRootDFailure):
         return None
@@ -306,7 +335,13 @@ def _fsspec_class(exc: BaseException) -> type[DFCError] | None:
 
 
 def _classify(exc: BaseException) -> type[DFCError]:
-    found = _xrootd_class(exc) or _aiohttp_class(exc) or _botocore_class(exc) or _fsspec_class(exc)
+    found = (
+        _xrootd_class(exc)
+        or _s3_class(exc)
+        or _aiohttp_class(exc)
+        or _botocore_class(exc)
+        or _fsspec_class(exc)
+    )
     if found is not None:
         return found
     if isinstance(exc, OSError) and exc.errno in _BY_ERRNO:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dfc.errors import DFCError, InvalidArgument
 from dfc.se._errors import translate_errors
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
 
 __all__ = ["MAX_PARTS", "MIN_PART", "MultipartUpload"]
 
@@ -33,10 +36,21 @@ class MultipartUpload:
         key: the object key.
         part_size: bytes per part (at least :data:`MIN_PART`).
         parallel: parts uploaded at the same time.
+        put_object: sends a one-part object as ``put_object(key, body)`` (dfc's
+            lean client); ``None`` sends it through ``fs``.
     """
 
-    def __init__(self, fs: Any, bucket: str, key: str, part_size: int, parallel: int) -> None:
+    def __init__(
+        self,
+        fs: Any,
+        bucket: str,
+        key: str,
+        part_size: int,
+        parallel: int,
+        put_object: Callable[[str, bytes], Awaitable[None]] | None = None,
+    ) -> None:
         self._fs = fs
+        self._put_object = put_object
         self._bucket = bucket
         self._key = key
         self._part_size = max(part_size, MIN_PART)
@@ -105,9 +119,11 @@ class MultipartUpload:
             Exception: S3 refused the upload (for the caller to translate).
         """
         if self._upload_id is None:
-            await self._fs._call_s3(
-                "put_object", Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer)
-            )
+            body = bytes(self._buffer)
+            if self._put_object is not None:
+                await self._put_object(self._key, body)
+            else:
+                await self._fs._call_s3("put_object", Bucket=self._bucket, Key=self._key, Body=body)
             self._buffer.clear()
             return
         if self._buffer:

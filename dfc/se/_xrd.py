@@ -116,11 +116,13 @@ def submit(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Request:
     loop = asyncio.get_running_loop()
     future: asyncio.Future[tuple[Any, Any]] = loop.create_future()
 
-    def callback(status: Any, response: Any, hostlist: Any, _keep: Any = args) -> None:
+    def callback(status: Any, response: Any, hostlist: Any, _keep: Any = (method, args)) -> None:
         # Runs on an XRootD thread. The loop may be gone if the program ended
         # with the request in flight: nobody waits for the answer then.
         # ``_keep``: the bindings read a write's buffer while the request runs
-        # without holding a reference to it; the client holds this callback.
+        # without holding a reference to it, and a request nobody awaits (a
+        # read file's close) must keep its file object alive; the client holds
+        # this callback.
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(_resolve, future, status, response)
 

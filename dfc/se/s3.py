@@ -8,11 +8,18 @@ Built on ``s3fs`` in asynchronous mode (one client per SE, no listing cache).
   8 MiB by default) use a multipart upload with ``parallel`` parts in flight; a
   failed or cancelled upload is aborted and leaves nothing visible. Without
   ``overwrite`` the key is checked first (a narrow race: S3 has no portable
-  "create only").
+  "create only"), and a prefix with objects below is refused as a directory;
+  for a one-part object these checks run while the source is being read.
 - Directories are key prefixes: ``mkdir`` makes nothing (``mkdir("/")`` creates
   the bucket if it is missing) and ``rmdir`` is a no-op.
 - ``copy`` is the server-side ``CopyObject`` (:class:`~dfc.se.base.SupportsCopy`).
   S3 offers no adler32, so there is no server-side checksum.
+- The per-object requests (HEAD, ranged GET, one-part PUT, the one-key listing
+  that tells a prefix from a missing key) go through dfc's lean signed client
+  (:mod:`dfc.se._s3http`) when the SE has an ``endpoint_url`` and explicit
+  credentials and no HTTP proxy is configured; reads then need no HEAD first
+  (the first GET's ``Content-Range`` tells the size). Otherwise, and for
+  everything else, s3fs/aiobotocore.
 
 Credentials come from the SE's local options ``key``, ``secret`` (and
 ``token``), which override ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` /
@@ -34,6 +41,7 @@ import s3fs
 from fsspec.callbacks import DEFAULT_CALLBACK
 
 from dfc.errors import (
+    AlreadyExists,
     ConfigError,
     InvalidArgument,
     IsADirectory,
@@ -41,9 +49,10 @@ from dfc.errors import (
     PFNNotFound,
 )
 from dfc.models import FileInfo
-from dfc.se._errors import redact, translate_errors
+from dfc.se._errors import S3Failure, redact, translate_errors
 from dfc.se._paths import normalize
-from dfc.se._s3upload import MAX_PARTS, MultipartUpload
+from dfc.se._s3http import S3Client
+from dfc.se._s3upload import MAX_PARTS, MIN_PART, MultipartUpload
 from dfc.se.fsspec_se import FsspecSE
 
 if TYPE_CHECKING:
@@ -56,6 +65,7 @@ if TYPE_CHECKING:
 __all__ = ["S3SE", "parse_s3_url"]
 
 MiB = 1024 * 1024
+_PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")
 
 _OPTIONS: dict[str, type | tuple[type, ...]] = {
     "key": str,
@@ -171,6 +181,22 @@ class S3SE(FsspecSE):
         root = f"{self.bucket}/{self.prefix}" if self.prefix else self.bucket
         url = f"s3://{root}"
         super().__init__(name, url, fs, root, chunk_size=int(opts.get("chunk_size", 8 * MiB)))
+        self._client: S3Client | None = None
+        proxied = any(env.get(v) or env.get(v.upper()) for v in _PROXY_VARS)
+        if endpoint and key and secret and not proxied and style in ("path", "virtual"):
+            self._client = S3Client(
+                endpoint,
+                self.bucket,
+                region=self.region,
+                key=key,
+                secret=secret,
+                token=token,
+                virtual=style == "virtual",
+                timeout=timeout,
+                attempts=int(opts.get("retries", 3)),
+                connections=max(64, 4 * self.parallel),
+                ca_bundle=env.get("AWS_CA_BUNDLE"),
+            )
 
     @classmethod
     def from_info(cls, info: SEInfo, options: Mapping[str, Any] | None = None) -> S3SE:
@@ -208,10 +234,29 @@ class S3SE(FsspecSE):
         """
         norm = normalize(path)
         if norm != "/":
-            return await super().stat(norm)
+            if self._client is None:
+                return await super().stat(norm)
+            async with self._errors(norm, "stat"):
+                return await self._lean_stat(self._client, norm)
         async with self._errors(norm, "stat"):
             await self.fs._call_s3("head_bucket", Bucket=self.bucket)
         return FileInfo(path="/", size=0, type="directory")
+
+    async def _lean_stat(self, client: S3Client, norm: str) -> FileInfo:
+        key = self._key(norm)
+        try:
+            obj = await client.head(key)
+        except S3Failure as exc:
+            if exc.status == 404 and await client.has_keys_under(key + "/"):
+                return FileInfo(path=norm, size=0, type="directory")
+            raise
+        return FileInfo(path=norm, size=obj.size, mtime=obj.mtime)
+
+    async def _missing_or_directory(self, client: S3Client, norm: str, exc: S3Failure) -> None:
+        """After a 404 on ``norm``: IsADirectory if it is a prefix, else ``exc`` again."""
+        if exc.status == 404 and await client.has_keys_under(self._key(norm) + "/"):
+            raise IsADirectory(f"read {self.pfn(norm)}: is a directory") from None
+        raise exc
 
     async def ls(self, path: str) -> list[FileInfo]:
         """List the keys and prefixes one level below ``path``.
@@ -285,6 +330,10 @@ class S3SE(FsspecSE):
         if offset < 0 or length < 0:
             raise InvalidArgument(f"invalid range offset={offset} length={length}")
         norm = normalize(path)
+        if self._client is not None and norm != "/" and length > 0:
+            async with self._errors(norm, "read"):
+                data, _ = await self._lean_get(self._client, norm, offset, offset + length)
+                return data
         info = await self.stat(norm)
         if info.type == "directory":
             raise IsADirectory(f"read {self.pfn(norm)}: is a directory")
@@ -293,6 +342,68 @@ class S3SE(FsspecSE):
             return b""
         async with self._errors(norm, "read"):
             return await self._cat(norm, offset, end)
+
+    async def _lean_get(
+        self, client: S3Client, norm: str, start: int, end: int
+    ) -> tuple[bytes, int | None]:
+        try:
+            return await client.get(self._key(norm), start, end)
+        except S3Failure as exc:
+            await self._missing_or_directory(client, norm, exc)
+            raise  # pragma: no cover (the line above always raises)
+
+    async def open_read(
+        self, path: str, offset: int = 0, length: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Stream ``path`` in ``chunk_size`` ranged GETs, one request ahead.
+
+        Raises:
+            PFNNotFound: the file does not exist.
+            IsADirectory: ``path`` is a prefix.
+            InvalidArgument: ``offset`` or ``length`` is negative.
+        """
+        norm = normalize(path)
+        client = self._client
+        if client is None or norm == "/" or length == 0 or offset < 0 or (length or 0) < 0:
+            async for chunk in super().open_read(norm, offset, length):
+                yield chunk
+            return
+        stop = None if length is None else offset + length
+        first_end = (
+            offset + self.chunk_size if stop is None else min(stop, offset + self.chunk_size)
+        )
+        async with self._errors(norm, "read"):
+            data, total = await self._lean_get(client, norm, offset, first_end)
+            if total is None:  # no Content-Range: ask for the size
+                total = (await client.head(self._key(norm))).size
+        end = total if stop is None else min(total, stop)
+        pos = offset + len(data)
+        ahead: asyncio.Task[tuple[bytes, int | None]] | None = None
+        try:
+            if data:
+                if pos < end:
+                    ahead = asyncio.ensure_future(
+                        self._lean_get(client, norm, pos, min(end, pos + self.chunk_size))
+                    )
+                yield data
+            async with self._errors(norm, "read"):
+                while ahead is not None:
+                    data, _ = await ahead
+                    ahead = None
+                    if not data:
+                        break
+                    pos += len(data)
+                    if pos < end:
+                        ahead = asyncio.ensure_future(
+                            self._lean_get(client, norm, pos, min(end, pos + self.chunk_size))
+                        )
+                    yield data
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    # The read-ahead's own failure is moot: the stream is closed.
+                    await ahead
 
     # ------------------------------------------------------------ writing
 
@@ -320,17 +431,66 @@ class S3SE(FsspecSE):
         part = self.chunk_size
         if size is not None:
             part = max(part, -(-size // MAX_PARTS))
-        upload = MultipartUpload(self.fs, self.bucket, self._key(norm), part, self.parallel)
-        async with self._errors(norm, "put"):
-            await self._check_target(norm, overwrite)
+        upload = MultipartUpload(
+            self.fs,
+            self.bucket,
+            self._key(norm),
+            part,
+            self.parallel,
+            put_object=self._client.put if self._client is not None else None,
+        )
+        check: asyncio.Future[None] | None = None
+        if size is not None and size <= max(part, MIN_PART):
+            # One PutObject at close(), nothing sent before: look at the target
+            # while the source is being read.
+            check = asyncio.ensure_future(self._checked_target(norm, overwrite))
+        else:
+            await self._checked_target(norm, overwrite)
         try:
             total = await self._pump(src, upload, size, norm, cb)
+            if check is not None:
+                await check
             async with self._errors(norm, "put"):
                 await upload.close()
         except BaseException:
+            if check is not None:
+                check.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    # The first error is the one raised; the check's own is moot.
+                    await check
             await asyncio.shield(upload.abort())
             raise
         return FileInfo(path=norm, size=total)
+
+    async def _checked_target(self, norm: str, overwrite: bool) -> None:
+        async with self._errors(norm, "put"):
+            await self._check_target(norm, overwrite)
+
+    async def _check_target(self, norm: str, overwrite: bool) -> None:
+        client = self._client
+        if client is None or norm == "/":
+            await super()._check_target(norm, overwrite)
+            return
+        key = self._key(norm)
+        if not overwrite:
+            try:
+                await client.head(key)
+            except S3Failure as exc:
+                if exc.status != 404:
+                    raise
+            else:
+                raise AlreadyExists(f"put {self.pfn(norm)}: file exists")
+        if await client.has_keys_under(key + "/"):
+            if overwrite:
+                # An object and a prefix of the same name: the object may be replaced.
+                try:
+                    await client.head(key)
+                except S3Failure as exc:
+                    if exc.status != 404:
+                        raise
+                else:
+                    return
+            raise IsADirectory(f"put {self.pfn(norm)}: is a directory")
 
     async def copy(self, src: str, dst: str) -> None:
         """Copy object ``src`` to ``dst`` on the server (``CopyObject``), replacing ``dst``.
@@ -393,7 +553,9 @@ class S3SE(FsspecSE):
             raise InvalidArgument(f"rmdir {self.url}/: cannot remove the SE root")
 
     async def close(self) -> None:
-        """Close the S3 client's connections."""
+        """Close the S3 clients' connections."""
+        if self._client is not None:
+            await self._client.close()
         client = getattr(self.fs, "_s3", None)
         if client is not None:
             self.fs._s3 = None

@@ -7,8 +7,14 @@ keeps stale listings after removals, so it is not used).
 
 - Writes open a temporary name next to the target (``New | MakePath``), write
   ``chunk_size`` blocks at increasing offsets with up to ``parallel`` requests in
-  flight, close, and ``mv`` the file into place.
-- Reads open the file once and keep ``parallel`` range requests in flight.
+  flight, close, and ``mv`` the file into place: four requests for a small file.
+  Only a put without ``overwrite`` looks at the target first (a large one before
+  the upload, a small one just before the ``mv``, which would replace a file); a
+  directory in the way makes the ``mv`` itself fail.
+- Reads open the file once, ask for the first block before knowing the size (a
+  small file is one read) and keep ``parallel`` range requests in flight; the
+  close of a read file is not waited for (:meth:`XRootDSE.close` waits for the
+  ones still in flight).
 - ``checksum(path, "adler32")`` asks the server (``query checksum``; the server
   needs ``xrootd.chksum adler32``), so uploads are verified by the server.
 
@@ -125,6 +131,7 @@ class XRootDSE:
         self.parallel = parallel
         _xrd.configure_client()
         self._fs = _xrd.new_filesystem(f"root://{self.host}")
+        self._closing: set[asyncio.Future[tuple[Any, Any]]] = set()
 
     @classmethod
     def from_info(cls, info: SEInfo, options: Mapping[str, Any] | None = None) -> XRootDSE:
@@ -241,8 +248,12 @@ class XRootDSE:
         handle = _xrd.new_file()
         async with self._errors(norm, op):
             await _xrd.call(handle.open, self._file_url(norm), OpenFlags.READ, timeout=self.timeout)
-            stat = await _xrd.call(handle.stat, timeout=self.timeout)
-        return handle, int(stat.size)
+        return handle
+
+    async def _size(self, handle: Any) -> int:
+        # Answered from the open's own reply (kXR_retstat): no round trip.
+        stat = await _xrd.call(handle.stat, timeout=self.timeout)
+        return int(stat.size)
 
     async def _close(self, handle: Any, pending: list[_xrd.Request]) -> None:
         for request in pending:
@@ -254,10 +265,31 @@ class XRootDSE:
                 # Closing a file opened for reading changes nothing on the server.
                 log.debug("%s: close after read failed: %s", self.name, exc)
 
+    async def _release(self, handle: Any, pending: list[_xrd.Request]) -> None:
+        """Close a file that was read; without requests in flight, without waiting.
+
+        Closing a file opened for reading changes nothing on the server, so a
+        reader need not wait for the answer: :meth:`close` waits for the
+        closes still in flight.
+        """
+        if pending or not handle.is_open():
+            await asyncio.shield(self._close(handle, pending))
+            return
+        try:
+            request = _xrd.submit(handle.close, timeout=self.timeout)
+        except XRootDFailure as exc:
+            log.debug("%s: close after read failed: %s", self.name, exc)
+            return
+        self._closing.add(request.done)
+        request.done.add_done_callback(self._closing.discard)
+
     async def open_read(
         self, path: str, offset: int = 0, length: int | None = None
     ) -> AsyncIterator[bytes]:
         """Stream ``path`` with up to ``parallel`` range requests in flight.
+
+        The first block is asked for before the size is known: a file smaller
+        than ``chunk_size`` is read with one request.
 
         Raises:
             PFNNotFound: the file does not exist.
@@ -267,23 +299,35 @@ class XRootDSE:
         if offset < 0 or (length is not None and length < 0):
             raise InvalidArgument(f"invalid range offset={offset} length={length}")
         norm = self._norm(path)
-        handle, size = await self._open(norm, "read")
-        end = size if length is None else min(size, offset + length)
+        handle = await self._open(norm, "read")
+        stop = None if length is None else offset + length
         pending: list[_xrd.Request] = []
         try:
             async with self._errors(norm, "read"):
-                pos = offset
+                want = self.chunk_size if stop is None else min(self.chunk_size, stop - offset)
+                if want <= 0:
+                    return
+                data: bytes = await _xrd.call(handle.read, offset, want, timeout=self.timeout)
+                pos = offset + len(data)
+                # A short read is the end of the file.
+                more = len(data) == want and (stop is None or pos < stop)
+                end = pos
+                if more:
+                    size = await self._size(handle)
+                    end = size if stop is None else min(size, stop)
+                if data:
+                    yield data
                 while pos < end or pending:
                     while pos < end and len(pending) < self.parallel:
                         n = min(self.chunk_size, end - pos)
                         pending.append(_xrd.submit(handle.read, pos, n, timeout=self.timeout))
                         pos += n
-                    data: bytes = await pending[0].result()
+                    data = await pending[0].result()
                     pending.pop(0)
                     if data:
                         yield data
         finally:
-            await asyncio.shield(self._close(handle, pending))
+            await self._release(handle, pending)
 
     async def read_range(self, path: str, offset: int, length: int) -> bytes:
         """Return up to ``length`` bytes of ``path`` from ``offset``.
@@ -296,16 +340,19 @@ class XRootDSE:
         if offset < 0 or length < 0:
             raise InvalidArgument(f"invalid range offset={offset} length={length}")
         norm = self._norm(path)
-        handle, size = await self._open(norm, "read")
+        handle = await self._open(norm, "read")
         try:
-            n = max(0, min(length, size - offset))
-            if n == 0:
+            if length == 0:
                 return b""
             async with self._errors(norm, "read"):
+                size = await self._size(handle)
+                n = max(0, min(length, size - offset))
+                if n == 0:
+                    return b""
                 data: bytes = await _xrd.call(handle.read, offset, n, timeout=self.timeout)
                 return data
         finally:
-            await asyncio.shield(self._close(handle, []))
+            await self._release(handle, [])
 
     # ------------------------------------------------------------ writing
 
@@ -333,7 +380,12 @@ class XRootDSE:
         tmp = temp_path(norm)
         writer = _Writer(_xrd.new_file(), self.chunk_size, self.parallel, self.timeout)
         async with self._errors(norm, "put"):
-            await self._check_target(norm, overwrite)
+            if norm == "/":
+                raise IsADirectory(f"put {self.pfn(norm)}: is the SE root")
+            if not overwrite and (size is None or size > self.chunk_size):
+                # Fail before sending a large file; small ones are only checked
+                # at the commit, which must look anyway (mv replaces).
+                await self._check_target(norm)
             await _xrd.call(
                 writer.handle.open,
                 self._file_url(tmp),
@@ -351,16 +403,14 @@ class XRootDSE:
             raise
         return FileInfo(path=norm, size=total)
 
-    async def _check_target(self, norm: str, overwrite: bool) -> None:
-        if norm == "/":
-            raise IsADirectory(f"put {self.pfn(norm)}: is the SE root")
+    async def _check_target(self, norm: str) -> None:
+        """Refuse to put onto an existing file or directory (the no-overwrite case)."""
         stat = await self._exists(norm)
         if stat is None:
             return
         if stat.flags & StatInfoFlags.IS_DIR:
             raise IsADirectory(f"put {self.pfn(norm)}: is a directory")
-        if not overwrite:
-            raise AlreadyExists(f"put {self.pfn(norm)}: file exists")
+        raise AlreadyExists(f"put {self.pfn(norm)}: file exists")
 
     async def _pump(
         self,
@@ -379,10 +429,11 @@ class XRootDSE:
         )
 
     async def _commit(self, tmp: str, norm: str, overwrite: bool) -> None:
-        # XRootD's mv replaces an existing target: check first (a narrow race).
-        if not overwrite and await self._exists(norm) is not None:
-            raise AlreadyExists(f"put {self.pfn(norm)}: file exists")
-        await _xrd.call(self._fs.mv, self._fspath(tmp), self._fspath(norm), timeout=self.timeout)
+        # XRootD's mv replaces an existing file: check first (a narrow race). A
+        # directory in the way makes mv itself fail (kXR_isDirectory).
+        if not overwrite:
+            await self._check_target(norm)
+        await self._mv(tmp, norm)
 
     async def _abort(self, writer: _Writer, tmp: str) -> None:
         """Drop a failed upload; its own failures must not hide the first error."""
@@ -412,13 +463,21 @@ class XRootDSE:
         if "/" in (snorm, dnorm):
             raise InvalidArgument(f"rename {self.pfn(snorm)}: cannot move the SE root")
         async with self._errors(snorm, "rename"):
-            await self._stat(snorm)
             if not overwrite and await self._exists(dnorm) is not None:
                 raise AlreadyExists(f"rename {self.pfn(dnorm)}: file exists")
-            await self._mkdir(parent(dnorm))
-            await _xrd.call(
-                self._fs.mv, self._fspath(snorm), self._fspath(dnorm), timeout=self.timeout
-            )
+            try:
+                await self._mv(snorm, dnorm)
+            except XRootDFailure as exc:
+                # Missing source or missing destination directory? xrootd makes
+                # the parents itself, other servers (dCache, EOS) may not.
+                if not _is_missing(exc):
+                    raise
+                await self._stat(snorm)
+                await self._mkdir(parent(dnorm))
+                await self._mv(snorm, dnorm)
+
+    async def _mv(self, snorm: str, dnorm: str) -> None:
+        await _xrd.call(self._fs.mv, self._fspath(snorm), self._fspath(dnorm), timeout=self.timeout)
 
     async def rm(self, path: str) -> None:
         """Remove the file ``path``.
@@ -511,7 +570,13 @@ class XRootDSE:
         return normalize_adler32(value) if algo == "adler32" else value
 
     async def close(self) -> None:
-        """Nothing to release: the XRootD client owns its connections."""
+        """Wait for the closes of read files still in flight (the client owns the connections)."""
+        loop = asyncio.get_running_loop()
+        # Requests started on another (maybe finished) event loop cannot be awaited here.
+        mine = [f for f in self._closing if f.get_loop() is loop]
+        self._closing.clear()
+        if mine:
+            await asyncio.wait(mine)
 
 
 def _is_missing(exc: XRootDFailure) -> bool:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import hashlib
 import logging
 import os
 import sys
 import uuid
 
+import botocore.auth
 import botocore.exceptions
 import pytest
 
@@ -27,7 +30,8 @@ from dfc.errors import (
 )
 from dfc.models import SEInfo
 from dfc.se import StorageElement, SupportsChecksum, SupportsCopy, open_se
-from dfc.se._errors import translate_exception
+from dfc.se._errors import S3Failure, translate_exception
+from dfc.se._s3http import S3Client, content_range_total
 from dfc.se.s3 import S3SE, parse_s3_url
 from dfc.se.testing import SEConformance, SEOutageConformance, read_all, stream
 from tests.servers._proc import free_port
@@ -107,6 +111,124 @@ class TestS3SE(SEConformance, SEOutageConformance):
         return ServerOutage(s3)
 
 
+class TestS3SEThroughS3fs(SEConformance):
+    """The same behaviour without dfc's lean client (no endpoint or credentials given)."""
+
+    has_directories = False
+
+    @pytest.fixture
+    async def se(self, s3_se):
+        await s3_se._client.close()
+        s3_se._client = None
+        return s3_se
+
+
+def test_lean_client_only_when_it_can_sign(clean_env, monkeypatch):
+    opts = {"key": "k", "secret": "s", "endpoint_url": "http://127.0.0.1:1"}
+    assert S3SE("S", "s3://b/p", opts)._client is not None
+    assert S3SE("S", "s3://b/p", {**opts, "addressing_style": "virtual"})._client is not None
+    assert S3SE("S", "s3://b/p", {"key": "k", "secret": "s"})._client is None  # no endpoint
+    assert S3SE("S", "s3://b/p", {"endpoint_url": "http://127.0.0.1:1"})._client is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert S3SE("S", "s3://b/p", opts)._client is None  # proxies: left to botocore
+
+
+async def test_object_and_prefix_of_the_same_name(s3, s3_se):
+    """An object that also is a prefix stays a file: overwrite replaces it, not the prefix."""
+    await s3_se.put(stream(b"below"), "/both/x/inner", size=5)
+    s3.client().put_object(Bucket=BUCKET, Key=s3_se._key("/both/x"), Body=b"object")
+    assert (await s3_se.stat("/both/x")).type == "file"
+    with pytest.raises(AlreadyExists):
+        await s3_se.put(stream(b"new"), "/both/x", size=3)
+    await s3_se.put(stream(b"new"), "/both/x", size=3, overwrite=True)
+    assert await read_all(s3_se, "/both/x") == b"new"
+    assert await read_all(s3_se, "/both/x/inner") == b"below"
+    with pytest.raises(IsADirectory):
+        await s3_se.put(stream(b"no"), "/both", size=2, overwrite=True)
+    with pytest.raises(IsADirectory):
+        await s3_se.read_range("/both", 0, 1)
+
+
+# The examples of AWS's "Signature Calculations for the Authorization Header" (S3 API
+# reference): bucket examplebucket, 2013-05-24, the documented example credentials. (Its
+# PUT example signs a Date header, which the client never sends; signed uploads are
+# checked by the real S3 server of the conformance tests.)
+_AWS_EXAMPLE_KEY = "AKIAIOSFODNN7EXAMPLE"
+_AWS_EXAMPLE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "headers", "body", "signature"),
+    [
+        (
+            "GET",
+            "/test.txt",
+            "",
+            {"range": "bytes=0-9"},
+            b"",
+            "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
+        ),
+        (
+            "GET",
+            "/",
+            "max-keys=2&prefix=J",
+            {},
+            b"",
+            "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7",
+        ),
+    ],
+)
+def test_lean_client_signs_like_aws_documents(
+    method, path, query, headers, body, signature, monkeypatch
+):
+    when = dt.datetime(2013, 5, 24)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: when)
+    client = S3Client(
+        "https://s3.amazonaws.com",
+        "examplebucket",
+        region="us-east-1",
+        key=_AWS_EXAMPLE_KEY,
+        secret=_AWS_EXAMPLE_SECRET,
+        virtual=True,
+    )
+    signed = dict(headers)
+    client._sign(method, path, query, signed, hashlib.sha256(body).hexdigest())
+    assert signed["host"] == "examplebucket.s3.amazonaws.com"
+    assert signed["Authorization"].startswith(
+        f"AWS4-HMAC-SHA256 Credential={_AWS_EXAMPLE_KEY}/20130524/us-east-1/s3/aws4_request, "
+    )
+    assert signed["Authorization"].endswith(f"Signature={signature}")
+
+
+@pytest.mark.parametrize(
+    ("header", "total"),
+    [("bytes 0-9/100", 100), ("bytes */42", 42), ("bytes 0-9/*", None), (None, None)],
+)
+def test_content_range_total(header, total):
+    assert content_range_total(header) == total
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (S3Failure(404, "", "Not Found"), PFNNotFound),
+        (S3Failure(404, "NoSuchBucket", "m"), PFNNotFound),
+        (S3Failure(403, "SignatureDoesNotMatch", "m"), PermissionDenied),
+        (S3Failure(403, "", "Forbidden"), PermissionDenied),
+        (S3Failure(412, "PreconditionFailed", "m"), AlreadyExists),
+        (S3Failure(503, "SlowDown", "m"), SEUnavailable),
+        (S3Failure(500, "", "Internal Server Error"), SEUnavailable),
+        (S3Failure(400, "RequestTimeout", "m"), SETimeout),
+        (S3Failure(418, "Weird", "m"), StorageError),
+    ],
+)
+def test_lean_client_translation(exc, expected):
+    mapped = translate_exception(exc, "s3://b/k", "get")
+    assert type(mapped) is expected
+    assert "s3://b/k" in str(mapped)
+    assert "\n" not in str(mapped)
+
+
 # ---------------------------------------------------------------- URLs and options
 
 
@@ -164,6 +286,19 @@ def test_options_override_the_environment(monkeypatch):
     from_opts = S3SE("S", "s3://b", opts)
     assert (from_opts.fs.key, from_opts.fs.secret) == ("k", "s")
     assert (from_opts.endpoint_url, from_opts.region) == ("http://opt:1", "us-west-2")
+
+
+async def test_wrong_secret_is_refused_by_the_server(s3, s3_se, clean_env):
+    # The lean client's signatures are checked by the server: a wrong secret is a 403.
+    await s3_se.put(stream(b"signed"), "/ok", size=6)
+    bad = S3SE("BAD", s3_se.url, {**options(s3), "secret": "not-the-secret", "retries": 1})
+    try:
+        with pytest.raises(PermissionDenied):
+            await bad.put(stream(b"forged"), "/forged", size=6)
+        with pytest.raises(PermissionDenied):
+            await read_all(bad, "/ok")
+    finally:
+        await bad.close()
 
 
 async def test_environment_credentials_reach_the_server(s3, clean_env, monkeypatch):

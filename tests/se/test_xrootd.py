@@ -181,6 +181,65 @@ async def test_listing_is_never_stale(xrd_se):
         await xrd_se.ls("/st")
 
 
+async def test_put_onto_a_directory_is_refused_at_the_commit(xrd_se):
+    """With overwrite, or a small file, no stat comes first: the move refuses the directory."""
+    await xrd_se.put(stream(b"in"), "/pd/dir/inner", size=2)
+    for overwrite in (True, False):
+        with pytest.raises(IsADirectory):
+            await xrd_se.put(stream(b"x" * 10), "/pd/dir", size=10, overwrite=overwrite)
+    with pytest.raises(IsADirectory):  # unknown size: checked before the upload
+        await xrd_se.put(stream(b"x" * 10), "/pd/dir")
+    await assert_nothing_left(xrd_se, "/pd")
+    assert await read_all(xrd_se, "/pd/dir/inner") == b"in"
+
+
+async def test_small_put_without_overwrite_keeps_the_old_file(xrd_se):
+    await xrd_se.put(stream(b"old"), "/keep/f", size=3)
+    with pytest.raises(AlreadyExists):
+        await xrd_se.put(stream(b"new"), "/keep/f", size=3)
+    with pytest.raises(AlreadyExists):  # a large one is refused before the upload
+        await xrd_se.put(stream(b"n" * (MiB + 1)), "/keep/f", size=MiB + 1)
+    assert await read_all(xrd_se, "/keep/f") == b"old"
+    await assert_nothing_left(xrd_se, "/keep")
+
+
+async def test_rename_makes_missing_parents_itself(xrd_se, monkeypatch):
+    """A server whose mv does not make parents (dCache, EOS): dfc makes them and retries."""
+    await xrd_se.put(stream(b"mv"), "/rn/src", size=2)
+    real_mv = xrd_se._mv
+    calls = []
+
+    async def mv_without_parents(snorm, dnorm):
+        calls.append(dnorm)
+        if len(calls) == 1:
+            raise XRootDFailure(
+                400, 3011, "[ERROR] Server responded with an error: [3011] no such file"
+            )
+        await real_mv(snorm, dnorm)
+
+    monkeypatch.setattr(xrd_se, "_mv", mv_without_parents)
+    await xrd_se.rename("/rn/src", "/rn/a/b/dst")
+    assert calls == ["/rn/a/b/dst", "/rn/a/b/dst"]
+    assert await read_all(xrd_se, "/rn/a/b/dst") == b"mv"
+    with pytest.raises(PFNNotFound, match="rn/src"):
+        await xrd_se.rename("/rn/src", "/rn/other")
+
+
+async def test_reads_close_their_files(xrd_se):
+    """Reads do not wait for their closes; closing the SE waits for them."""
+    data = os.urandom(3 * MiB + 1)
+    await xrd_se.put(stream(data, MiB), "/rd/f", size=len(data))
+    await xrd_se.put(stream(b"tiny"), "/rd/tiny", size=4)
+    for _ in range(5):
+        assert await read_all(xrd_se, "/rd/f") == data
+        assert await read_all(xrd_se, "/rd/tiny") == b"tiny"
+        assert await read_all(xrd_se, "/rd/f", MiB - 1, MiB + 2) == data[MiB - 1 : 2 * MiB + 1]
+        assert await read_all(xrd_se, "/rd/tiny", 1, 2) == b"in"
+        assert await xrd_se.read_range("/rd/tiny", 2, 10) == b"ny"
+    await xrd_se.close()
+    assert not xrd_se._closing
+
+
 async def test_errors(xrd_se):
     await xrd_se.put(stream(b"f"), "/e/file", size=1)
     with pytest.raises(PFNNotFound, match="missing"):
