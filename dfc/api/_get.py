@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from dfc.api._choose import order_replicas
-from dfc.api._local import local_error, remove_quietly, temp_name, write_local
+from dfc.api._local import local_error, open_local, remove_quietly, temp_name, write_local
 from dfc.api._results import GetResult
 from dfc.api._stream import SourceStream
 from dfc.checksum import Hasher, verify
@@ -104,7 +104,7 @@ class _LocalCopy:
                 true) or ``tmp`` cannot be written.
         """
         try:
-            fh = open(tmp, "xb", buffering=0)  # noqa: SIM115 - closed in finally
+            fh = await open_local(tmp, "xb")
         except OSError as exc:
             raise local_error(tmp.parent, exc) from None
         failed: list[DFCError] = []

@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from dfc.errors import DFCError, IsADirectory, NotFound, PermissionDenied, StorageError
 
 if TYPE_CHECKING:
+    import io
     from collections.abc import AsyncIterable, AsyncIterator
     from pathlib import Path
 
     from dfc.callbacks import Callback
     from dfc.checksum import Hasher
 
-__all__ = ["CHUNK", "local_error", "read_local", "write_local"]
+__all__ = ["CHUNK", "local_error", "open_local", "read_local", "write_local"]
 
 CHUNK = 8 << 20
 
@@ -48,7 +50,7 @@ async def read_local(
     """
     loop = asyncio.get_running_loop()
     try:
-        fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in finally
+        fh = await open_local(path, "rb")
     except OSError as exc:
         raise local_error(path, exc) from None
 
@@ -80,6 +82,28 @@ async def read_local(
         fh.close()
 
 
+async def open_local(path: Path, mode: str) -> io.FileIO:
+    """Open ``path`` unbuffered in a worker thread (opening can block on a busy disk).
+
+    If the caller is cancelled meanwhile, the open is waited for and the file
+    closed before the cancellation goes on, so no descriptor leaks and a file
+    created here exists by the time the caller cleans up.
+
+    Raises:
+        OSError: the file cannot be opened.
+    """
+    opening = asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(open, path, mode, buffering=0)
+    )
+    try:
+        return cast("io.FileIO", await asyncio.shield(opening))
+    except asyncio.CancelledError:
+        await asyncio.wait([opening])
+        if not opening.cancelled() and opening.exception() is None:
+            opening.result().close()
+        raise
+
+
 def temp_name(target: Path) -> Path:
     """A hidden temporary name next to ``target``."""
     return target.with_name(f".{target.name}.dfc-part-{secrets.token_hex(4)}")
@@ -98,7 +122,7 @@ async def write_local(
     """
     loop = asyncio.get_running_loop()
     try:
-        fh = open(tmp, "xb", buffering=0)  # noqa: SIM115 - closed in finally
+        fh = await open_local(tmp, "xb")
     except OSError as exc:
         raise local_error(tmp.parent, exc) from None
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dfc import lfn as lfnmod
-from dfc.api._local import local_error, read_local
+from dfc.api._local import local_error, open_local, read_local
 from dfc.checksum import Hasher, adler32_equal
 from dfc.errors import (
     AlreadyExists,
@@ -171,7 +171,7 @@ async def _upload(
     if not isinstance(se, LocalSE):
         return await se.put(read_local(local, hasher, callback), path, size=None)
     try:
-        fh = open(local, "rb", buffering=0)  # noqa: SIM115 - closed in finally
+        fh = await open_local(local, "rb")
     except OSError as exc:
         raise local_error(local, exc) from None
 
