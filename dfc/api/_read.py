@@ -12,12 +12,16 @@ storage clients are bound to it); the FUSE filesystem keeps it on the loop of a
 :class:`WholeFileVerifier` follows the ranges handed out for one open file and,
 once they covered the whole file in order, checks size and checksums against
 the catalogue. Ranges may arrive out of order (concurrent read-ahead), within a
-bounded reorder window.
+bounded reorder window. :class:`LocalFileVerifier` does the same for a file
+whose bytes never pass through Python (served zero-copy from a local replica,
+see :meth:`ReplicaReader.local_paths`): it hashes the same open file itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -29,6 +33,7 @@ from dfc.errors import DFCError, NoReplicaAvailable, StorageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+    from concurrent.futures import Executor, Future
     from contextlib import AbstractContextManager
 
     from dfc.api._guarded import ApiTx
@@ -36,7 +41,13 @@ if TYPE_CHECKING:
     from dfc.config import Settings
     from dfc.models import BulkResult, Entry, SEInfo
 
-__all__ = ["ReadMixin", "ReplicaReader", "WholeFileVerifier", "XATTR_PREFIX"]
+__all__ = [
+    "XATTR_PREFIX",
+    "LocalFileVerifier",
+    "ReadMixin",
+    "ReplicaReader",
+    "WholeFileVerifier",
+]
 
 #: Every extended attribute dfc serves starts with this.
 XATTR_PREFIX = "user.dfc."
@@ -133,6 +144,33 @@ class ReplicaReader:
             )
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def has_local_storage(self) -> bool:
+        """Whether any storage element is on local disk (``file://``): see :meth:`local_paths`."""
+        return any(info.protocol == "file" for info in self._storage.infos.values())
+
+    async def local_paths(self, entry: Entry) -> list[tuple[str, str]]:
+        """The replicas :meth:`read_range` would try first that are files on this machine.
+
+        Returns ``(SE, local path)`` for the leading replicas, in reading order,
+        that live on local-disk (``file://``) storage elements, up to the first
+        one that does not; empty when the first choice is elsewhere. A caller
+        may then serve the file from the local path itself (zero copy), falling
+        back to :meth:`read_range` when none of them can be opened.
+        """
+        from dfc.se.local import LocalSE  # only for the isinstance check
+
+        names, paths, _ = self._order(entry)
+        found: list[tuple[str, str]] = []
+        for se, path in zip(names, paths, strict=True):
+            try:
+                client = self._storage.get(se)
+                if not isinstance(client, LocalSE):
+                    break
+                found.append((se, client.pfn(path).removeprefix("file://")))
+            except DFCError:
+                break
+        return found
+
     async def aclose(self) -> None:
         """Close the storage clients opened so far."""
         await self._storage.aclose()
@@ -220,6 +258,182 @@ class WholeFileVerifier:
         self.state = "verified"
 
 
+class LocalFileVerifier:
+    """Checks a file served straight from a local replica (zero copy) against the catalogue.
+
+    When the reader's bytes go from a local file descriptor to the kernel
+    without passing through Python, this verifier follows the ranges handed
+    out (:meth:`served`) and hashes the same open file itself, in file order
+    and behind the reader, on ``executor``'s threads: hashing overlaps with
+    serving. The call that completes the whole file waits for the hash and
+    raises on a mismatch, before that last range reaches the reader.
+
+    The bytes hashed are the bytes served: both come from the same open file
+    (one inode, which storage elements never change in place: they replace a
+    file by renaming a new one over it, and the descriptor keeps the old one).
+
+    Args:
+        entry: the file, with the catalogue's size and checksums.
+        fd: the open replica; it must stay open until :meth:`close` returns.
+        executor: where hashing runs.
+        max_ranges: out-of-order ranges kept before giving up (a reader
+            seeking around is not verified, as with :class:`WholeFileVerifier`).
+        chunk: bytes hashed per ``pread``.
+        lag: bytes the hash may trail the reader before it catches up.
+    """
+
+    def __init__(
+        self,
+        entry: Entry,
+        fd: int,
+        executor: Executor,
+        *,
+        max_ranges: int = 1024,
+        chunk: int = 1 << 20,
+        lag: int = 16 << 20,
+    ) -> None:
+        self.entry = entry
+        self._fd = fd
+        self._executor = executor
+        self._max_ranges = max_ranges
+        self._chunk = chunk
+        self._lag = lag
+        self._hasher = Hasher()
+        self._covered = 0  # [0, covered) was handed out
+        self._ahead: dict[int, int] = {}  # start -> end of ranges handed out past it
+        self._lock = threading.Lock()
+        self._hashing = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self._error: DFCError | None = None
+        #: ``reading``, ``verified``, ``failed`` or ``abandoned``.
+        self.state = "reading" if entry.adler32 or entry.xxh3 else "abandoned"
+
+    def served(self, offset: int, length: int) -> None:
+        """Account for ``length`` bytes at ``offset`` about to be handed to the reader.
+
+        Raises:
+            SizeMismatch, ChecksumMismatch: the file is now covered whole and
+                differs from the catalogue (and again on every later call).
+            StorageError: the replica could not be read for hashing (likewise).
+        """
+        with self._lock:
+            self._raise_failure()
+            if self.state != "reading" or length <= 0:
+                return
+            end = offset + length
+            if offset > self._covered:
+                self._ahead[offset] = max(end, self._ahead.get(offset, end))
+                if len(self._ahead) > self._max_ranges:
+                    self._stop("abandoned")
+                return
+            self._covered = max(self._covered, end)
+            while self._ahead:
+                ready = [start for start in self._ahead if start <= self._covered]
+                if not ready:
+                    break
+                for start in ready:
+                    self._covered = max(self._covered, self._ahead.pop(start))
+            complete = self._covered >= self.entry.size
+            if complete or self._covered - self._hasher.size >= self._lag:
+                self._start_hashing()
+            if not complete:
+                return
+        self._idle.wait()
+        with self._lock:
+            self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        # Called with the lock held. Every call after a failure raises it: the
+        # call that completed the file may wake after another one saw it.
+        if self._error is not None:
+            raise self._error
+
+    def _stop(self, state: str) -> None:
+        # Called with the lock held.
+        self.state = state
+        self._ahead.clear()
+
+    def _start_hashing(self) -> None:
+        # Called with the lock held.
+        if self._hashing:
+            return
+        self._hashing = True
+        self._idle.clear()
+        try:
+            future = self._executor.submit(self._hash)
+        except RuntimeError:  # shut down: the mount is going away
+            self._hashing = False
+            self._idle.set()
+            self._stop("abandoned")
+            return
+        future.add_done_callback(self._hash_done)
+
+    def _hash_done(self, future: Future[None]) -> None:
+        if future.cancelled():
+            with self._lock:
+                self._hashing = False
+                self._stop("abandoned")
+                self._idle.set()
+
+    def _hash(self) -> None:
+        why, caught_up = "hashing stopped unexpectedly", False
+        try:
+            self._hash_until_caught_up()
+            caught_up = True
+        except OSError as exc:
+            why = f"cannot read the replica to verify it: {exc.strerror or exc}"
+        finally:
+            if not caught_up:  # left by an exception: fail the read, never hang it
+                with self._lock:
+                    if self.state == "reading":
+                        self._error = StorageError(f"{self.entry.lfn}: {why}")
+                        self._stop("failed")
+                    self._hashing = False
+                    self._idle.set()
+
+    def _hash_until_caught_up(self) -> None:
+        view = memoryview(bytearray(self._chunk))
+        while True:
+            with self._lock:
+                start = self._hasher.size
+                stop = min(self._covered, self.entry.size)
+                if self.state != "reading" or start >= stop:
+                    # Decided under the lock that served() takes: no range is missed.
+                    if self.state == "reading" and start >= self.entry.size:
+                        self._finish()
+                    self._hashing = False
+                    self._idle.set()
+                    return
+            self._hash_range(view, start, stop)
+
+    def _hash_range(self, view: memoryview, start: int, stop: int) -> None:
+        pos = start
+        while pos < stop and self.state == "reading":
+            got = os.preadv(self._fd, [view[: min(self._chunk, stop - pos)]], pos)
+            if got <= 0:
+                raise OSError(errno.EIO, f"replica ends at {pos} bytes, {stop} expected")
+            self._hasher.update(view[:got])
+            pos += got
+
+    def _finish(self) -> None:
+        # Called with the lock held, once the whole file was hashed.
+        try:
+            verify(self.entry, self._hasher, self.entry.lfn)
+        except DFCError as exc:
+            self._error = exc
+            self._stop("failed")
+            return
+        self.state = "verified"
+
+    def close(self) -> None:
+        """Stop hashing (a reader that closes early is not verified); returns once idle."""
+        with self._lock:
+            if self.state == "reading":
+                self._stop("abandoned")
+        self._idle.wait()
+
+
 class ReadMixin:
     """Operations of :class:`dfc.DFC` for a filesystem view of the catalogue."""
 
@@ -261,6 +475,10 @@ class ReadMixin:
     def verifier(self, entry: Entry, *, window: int = 64 << 20) -> WholeFileVerifier:
         """Return a :class:`WholeFileVerifier` for one reading of file ``entry``."""
         return WholeFileVerifier(entry, window=window)
+
+    def local_verifier(self, entry: Entry, fd: int, executor: Executor) -> LocalFileVerifier:
+        """Return a :class:`LocalFileVerifier` for one reading of ``entry`` served from ``fd``."""
+        return LocalFileVerifier(entry, fd, executor)
 
     def xattrs(self, lfn: str) -> dict[str, bytes]:
         """Return the extended attributes of a file or directory, by name.

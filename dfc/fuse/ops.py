@@ -4,8 +4,11 @@ Paths under the mount point map to LFNs under ``--root``. Listings and
 attributes come from the catalogue through a short-lived :class:`AttrCache`;
 reads go to the best replica through one event-loop thread
 (:class:`dfc._sync.LoopThread`) with a timeout, optionally through a local
-:class:`BlockCache`; a file read whole is verified against its checksums. In a
-writable mount new files are spooled locally and uploaded on close.
+:class:`BlockCache`; a file read whole is verified against its checksums. A
+file whose replica to read first is on this machine (a ``file://`` SE) is
+served from it without copying through Python (:mod:`dfc.fuse.zerocopy`) and
+verified by hashing that replica alongside. In a writable mount new files are
+spooled locally and uploaded on close.
 
 Every error becomes an errno: a :class:`~dfc.errors.DFCError` gives its own
 (ENOENT, EACCES, EEXIST, ENOTEMPTY, ...), read and storage failures give EIO,
@@ -22,13 +25,15 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 from dfc import lfn as lfnmod
 from dfc.errors import DFCError, LFNNotFound, NotADirectory
 from dfc.fuse.attrs import AttrCache, IdMap, entry_attrs
 from dfc.fuse.cache import file_key
+from dfc.fuse.local import LocalHandle, open_replica
 from dfc.fuse.prefetch import Prefetcher
+from dfc.fuse.zerocopy import FUSE_CAP_SPLICE_WRITE, reply_bytes, reply_fd, splice_max_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -114,6 +119,9 @@ class _WriteHandle:
         self.writable = writable
 
 
+_Handle = _ReadHandle | LocalHandle | _WriteHandle
+
+
 class DFCOperations:
     """mfusepy operations serving the catalogue below ``options.root``.
 
@@ -149,18 +157,24 @@ class DFCOperations:
         self._attrs = AttrCache(options.attr_ttl)
         self._xattrs: dict[str, tuple[float, dict[str, bytes]]] = {}
         self._ids = IdMap()
-        self._handles: dict[int, _ReadHandle | _WriteHandle] = {}
+        self._handles: dict[int, _Handle] = {}
         self._next_fh = itertools.count(1)
         self._bad: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self._request_kb = 0  # the kernel's largest read request, once capped
         self._uid = os.getuid()
         self._gid = os.getgid()
         # Cache reads block on local disk and storage: they run on their own threads.
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dfc-fuse-cache")
+        # Hashing local replicas served zero-copy, alongside the readers.
+        self._hashers = ThreadPoolExecutor(
+            max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="dfc-fuse-verify"
+        )
 
     def close(self) -> None:
-        """Stop the cache threads (after unmounting)."""
+        """Stop the cache and hashing threads (after unmounting)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._hashers.shutdown(wait=True, cancel_futures=True)
 
     # ------------------------------------------------------------ helpers
     def _lfn(self, path: str) -> str:
@@ -197,13 +211,13 @@ class DFCOperations:
         self._attrs.put(lfn, entry)
         return entry
 
-    def _add_handle(self, handle: _ReadHandle | _WriteHandle) -> int:
+    def _add_handle(self, handle: _Handle) -> int:
         fh = next(self._next_fh)
         with self._lock:
             self._handles[fh] = handle
         return fh
 
-    def _handle(self, fh: int) -> _ReadHandle | _WriteHandle:
+    def _handle(self, fh: int) -> _Handle:
         with self._lock:
             handle = self._handles.get(fh)
         if handle is None:
@@ -225,14 +239,35 @@ class DFCOperations:
                 self._xattrs.pop(lfn, None)
 
     # ------------------------------------------------------------ lifecycle
+    def init_with_config(self, conn: Any, config: Any) -> None:
+        """Negotiate with the kernel: spliced read replies, sized so that they splice.
+
+        Then raise the kernel read-ahead (:meth:`init`).
+        """
+        # Only replies by reference gain from splicing: bytes from Python would
+        # be vmspliced, which costs more than libfuse's plain writev.
+        local = self._cache is None and self._reader.has_local_storage()
+        if local and conn is not None and conn.capable & FUSE_CAP_SPLICE_WRITE:
+            conn.want |= FUSE_CAP_SPLICE_WRITE
+            limit = splice_max_request()
+            if limit is not None and conn.max_write > limit:
+                # The kernel's largest request follows max_write (max_pages).
+                conn.max_write = limit
+                self._request_kb = limit >> 10
+        self.init("/")
+
     def init(self, path: str) -> None:
         """Once mounted: raise the kernel read-ahead (in the background)."""
-        if self.options.read_ahead_kb > 0:
+        kb = self.options.read_ahead_kb
+        if kb > 0:
             from dfc.fuse.mount import tune_read_ahead
 
+            if self._request_kb:
+                # Whole requests: 1024 KiB in 1008 KiB requests would add a 16 KiB one.
+                kb = -(-kb // self._request_kb) * self._request_kb
             threading.Thread(
                 target=tune_read_ahead,
-                args=(self.mountpoint, self.options.read_ahead_kb),
+                args=(self.mountpoint, kb),
                 name="dfc-fuse-readahead",
                 daemon=True,
             ).start()
@@ -349,11 +384,32 @@ class DFCOperations:
             entry = cached if found and cached is not None and cached.replicas else self._fresh(lfn)
             if entry.is_dir:
                 raise _fail(errno.EISDIR)
+            local = self._open_local(entry)
+            if local is not None:
+                return self._add_handle(local)
             prefetch = Prefetcher(
                 entry.size, functools.partial(self._start, entry), timeout=self._limit(entry)
             )
             return self._add_handle(_ReadHandle(entry, self.api.verifier(entry), prefetch))
         return self._open_existing_for_write(lfn, flags)
+
+    def _open_local(self, entry: Entry) -> LocalHandle | None:
+        """Open the replica to read first if it is a file on this machine (zero-copy reads).
+
+        None sends reads the usual way (storage reads through the loop, the
+        block cache when there is one).
+        """
+        if self._cache is not None or entry.size == 0:
+            return None
+        try:
+            candidates = self._loop.submit(self._reader.local_paths(entry), self._limit(entry))
+        except DFCError as exc:
+            log.debug("%s: no local replica: %s", entry.lfn, exc)
+            return None
+        fd = open_replica(entry, candidates)
+        if fd is None:
+            return None
+        return LocalHandle(entry, fd, self.api.local_verifier(entry, fd, self._hashers))
 
     def _open_existing_for_write(self, lfn: str, flags: int) -> int:
         spool = self._writable()
@@ -396,11 +452,60 @@ class DFCOperations:
         fetch = functools.partial(self._remote, entry)
         return self._pool.submit(self._cache.read, entry, offset, length, fetch)
 
+    def read_buf(self, path: str, bufpp: Any, size: int, offset: int, fh: int) -> int:
+        """Answer a read: a local replica by reference (libfuse splices it), else bytes.
+
+        Errors as :meth:`read`; ENOMEM when no reply buffer can be allocated.
+        """
+        handle = self._handle(fh)
+        try:
+            if isinstance(handle, LocalHandle):
+                length = self._local_range(handle, size, offset)
+                if length > 0:
+                    reply_fd(bufpp, handle.fd, offset, length)
+                    return 0
+                reply_bytes(bufpp, b"")
+            else:
+                reply_bytes(bufpp, self.read(path, size, offset, fh))
+        except MemoryError:
+            raise _fail(errno.ENOMEM) from None
+        return 0
+
+    def _local_range(self, handle: LocalHandle, size: int, offset: int) -> int:
+        """The length of the range to serve from a local replica, verified if it completes it."""
+        entry = handle.entry
+        length = max(0, min(size, entry.size - offset))
+        if length == 0:
+            return 0
+        if handle.ident in self._bad:
+            raise _fail(errno.EIO)
+        try:
+            handle.verifier.served(offset, length)
+        except DFCError as exc:
+            self._failed_whole(entry, handle.ident, exc)
+        if handle.verifier.state == "verified":
+            log.debug("%s: read whole, size and checksums verified", entry.lfn)
+        return length
+
+    def _failed_whole(self, entry: Entry, ident: tuple[str, str], exc: DFCError) -> NoReturn:
+        log.error("%s: read whole but does not match the catalogue: %s", entry.lfn, exc)
+        self._bad.add(ident)
+        if self._cache is not None:
+            self._cache.drop(entry)
+        raise _fail(errno.EIO) from None
+
     def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
         """Read a range from the best replica; verify a file read whole (EIO on mismatch)."""
         handle = self._handle(fh)
         if isinstance(handle, _WriteHandle):
             return handle.spooled.read(size, offset)
+        if isinstance(handle, LocalHandle):
+            length = self._local_range(handle, size, offset)
+            try:
+                return os.pread(handle.fd, length, offset) if length else b""
+            except OSError as exc:
+                log.error("%s: read at %d failed: %s", handle.entry.lfn, offset, exc)
+                raise _fail(errno.EIO) from None
         entry = handle.entry
         if size <= 0 or offset >= entry.size:
             return b""
@@ -414,11 +519,7 @@ class DFCOperations:
         try:
             handle.verifier.feed(offset, data)
         except DFCError as exc:
-            log.error("%s: read whole but does not match the catalogue: %s", entry.lfn, exc)
-            self._bad.add(handle.ident)
-            if self._cache is not None:
-                self._cache.drop(entry)
-            raise _fail(errno.EIO) from None
+            self._failed_whole(entry, handle.ident, exc)
         if handle.verifier.state == "verified":
             log.debug("%s: read whole, size and checksums verified", entry.lfn)
         return data
@@ -430,6 +531,8 @@ class DFCOperations:
             handle = self._handles.pop(fh, None)
         if isinstance(handle, _ReadHandle):
             handle.prefetch.close()
+        if isinstance(handle, LocalHandle):
+            handle.close()
         if isinstance(handle, _WriteHandle):
             spooled = handle.spooled
             try:

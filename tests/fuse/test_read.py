@@ -169,19 +169,40 @@ def test_read_fails_over_when_a_replica_is_deleted(grid: Grid, make_mount) -> No
     assert "replica at IHEP-DISK failed" in mnt.log
 
 
-def test_corrupt_replica_read_whole_is_eio(grid: Grid, make_mount) -> None:
+@pytest.mark.parametrize(
+    "how",
+    [
+        (),  # served zero-copy from the local replica, hashed alongside
+        ("--direct-io",),
+        ("--cache-dir", "CACHE"),  # through the block cache: hashed as the bytes pass
+    ],
+    ids=["zero-copy", "direct-io", "cache"],
+)
+def test_corrupt_replica_read_whole_is_eio(
+    grid: Grid, make_mount, tmp_path: Path, how: tuple[str, ...]
+) -> None:
     content = data(3 * MiB, 8)
     grid.put("/juno/x/bad.root", content)
     on_disk = grid.se_path("IHEP-DISK", "/juno/x/bad.root")
     corrupt = bytearray(content)
     corrupt[2 * MiB] ^= 0xFF
     on_disk.write_bytes(bytes(corrupt))  # same size, other bytes
-    mnt = make_mount()
+    mnt = make_mount(*(str(tmp_path / a) if a == "CACHE" else a for a in how))
     done = sh(f"cat {mnt / 'juno/x/bad.root'} > /dev/null")
     assert done.returncode != 0
     assert "Input/output error" in done.stderr
     assert "/juno/x/bad.root: read whole but does not match the catalogue" in mnt.log
     assert "adler32 mismatch" in mnt.log
+
+
+def test_local_replica_of_the_wrong_size_is_skipped(grid: Grid, make_mount) -> None:
+    content = data(2 * MiB + 5, 10)
+    grid.put("/juno/x/g.root", content, se="IHEP-DISK")
+    grid.cli.ok("replicate", "--to", "CNAF-DISK", "/juno/x/g.root")
+    grid.se_path("IHEP-DISK", "/juno/x/g.root").write_bytes(content[:MiB])  # truncated
+    mnt = make_mount(site="IHEP")
+    assert (mnt / "juno/x/g.root").read_bytes() == content  # from CNAF-DISK
+    assert "replica at IHEP-DISK failed" in mnt.log
 
 
 def test_errors_map_to_errno(grid: Grid, tree: dict[str, bytes], make_mount) -> None:
