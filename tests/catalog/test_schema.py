@@ -123,6 +123,29 @@ def test_reader_is_read_only(catalog: Catalog) -> None:
         tx.lookup("/x")
 
 
+def test_pooled_connection_switches_between_reader_and_writer(catalog_url: str) -> None:
+    # One pooled connection serves writer, reader, writer, reader: each gets its mode.
+    cat = Catalog(catalog_url, pool_size=1)
+    try:
+        cat.upgrade()
+        for i in range(2):
+            with cat.transaction() as tx:
+                mkdirs(tx, f"/w{i}")
+            with pytest.raises(CatalogError, match=r"read-only|readonly"), cat.reader() as tx:
+                tx.mkdir([f"/r{i}"], parents=True, owner=OWNER, group=GROUP)
+        with cat.reader() as tx:
+            assert tx.stat(["/w0", "/w1"]).ok
+            assert not tx.stat(["/r0", "/r1"]).succeeded
+    finally:
+        cat.close()
+
+
+@pytest.mark.parametrize("size", [0, -3])
+def test_invalid_pool_size(size: int) -> None:
+    with pytest.raises(CatalogError, match="pool size"):
+        Catalog("sqlite://", pool_size=size)
+
+
 def test_unreachable_server_is_catalog_unavailable() -> None:
     from tests.servers._proc import free_port
 
