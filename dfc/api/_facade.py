@@ -9,8 +9,6 @@ dedicated thread.
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -19,11 +17,14 @@ from dfc import _sync
 from dfc import lfn as lfnmod
 from dfc.api._admin import AdminMixin
 from dfc.api._authz import Gate, Policy
+from dfc.api._bulk import reorder, validate_all
 from dfc.api._check import CheckMixin
 from dfc.api._guarded import ApiTx, GuardedTx
 from dfc.api._meta import MetaMixin
 from dfc.api._read import ReadMixin
-from dfc.api._results import GetResult, InitResult, RemoveResult, ReplicateResult, SEProbe
+from dfc.api._remove import RemoveMixin
+from dfc.api._results import GetResult, InitResult, ReplicateResult
+from dfc.api._ses import SEMixin
 from dfc.api._storage import Storage
 from dfc.api._transfers import TransferMixin
 from dfc.auth.identity import Identity
@@ -33,8 +34,6 @@ from dfc.errors import (
     DFCError,
     InvalidArgument,
     IsADirectory,
-    LastReplica,
-    LFNNotFound,
     NotADirectory,
     NotFound,
     StorageError,
@@ -44,7 +43,6 @@ from dfc.models import BulkResult, Entry, FileRecord, Replica, SEInfo
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from dfc.api._remove import Removal
     from dfc.callbacks import Callback
     from dfc.catalog import CatalogTx
 
@@ -69,7 +67,7 @@ _CONFIG_TEMPLATE = """\
 """
 
 
-class DFC(CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
+class DFC(SEMixin, RemoveMixin, CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
     """The dfc library API.
 
     Use it as a context manager, or call :meth:`close` when done::
@@ -196,107 +194,6 @@ class DFC(CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
             catalog.close()
         return InitResult(path, created, url)
 
-    # ------------------------------------------------------------------ storage elements
-    def se_add(self, name: str, url: str, *, site: str = "") -> SEInfo:
-        """Register storage element ``name`` at fsspec base ``url``.
-
-        The SE's base directory is created if missing.
-
-        Raises:
-            InvalidArgument: the name or URL is malformed.
-            AlreadyExists: the name is registered with another URL.
-            DFCError: the SE's base directory cannot be created.
-        """
-        info = SEInfo(name=_se_name(name), url=_se_url(url), site=site)
-
-        # The SE's base directory is created once, here: afterwards a missing
-        # root means an unmounted disk, and the SE refuses to work.
-        async def prepare() -> None:
-            storage = Storage(self.settings, {info.name: info})
-            try:
-                await storage.get(info.name).mkdir("/")
-            finally:
-                await storage.aclose()
-
-        _sync.run(prepare())
-        with self._tx() as tx:
-            return tx.add_se(info)
-
-    def se_list(self) -> list[SEInfo]:
-        """Return every registered storage element, sorted by name."""
-        with self._reader() as tx:
-            return tx.list_ses()
-
-    def se_get(self, name: str) -> SEInfo:
-        """Return storage element ``name``.
-
-        Raises:
-            SENotFound: no such SE.
-        """
-        with self._reader() as tx:
-            return tx.get_se(name)
-
-    def se_update(
-        self, name: str, *, read: bool | None = None, write: bool | None = None
-    ) -> SEInfo:
-        """Allow or ban reading and writing at storage element ``name``.
-
-        Raises:
-            SENotFound: no such SE.
-        """
-        with self._tx() as tx:
-            return tx.update_se(name, read=read, write=write)
-
-    def se_ban(self, name: str, *, read: bool = True, write: bool = True) -> SEInfo:
-        """Ban reading and/or writing at storage element ``name``.
-
-        Banned SEs are skipped by get, put and replication with a message.
-
-        Raises:
-            SENotFound: no such SE.
-        """
-        return self.se_update(name, read=False if read else None, write=False if write else None)
-
-    def se_allow(self, name: str, *, read: bool = True, write: bool = True) -> SEInfo:
-        """Lift a ban on reading and/or writing at storage element ``name``.
-
-        Raises:
-            SENotFound: no such SE.
-        """
-        return self.se_update(name, read=True if read else None, write=True if write else None)
-
-    def se_test(self, name: str, *, size: int = 1 << 20) -> SEProbe:
-        """Probe storage element ``name``: write, read back, checksum and remove a file.
-
-        Failures are reported in the result, not raised.
-
-        Raises:
-            SENotFound: no such SE.
-            OptionalDependencyMissing: its protocol needs a missing extra.
-        """
-        from dfc.api._probe import probe
-
-        info = self.se_get(name)
-
-        async def run() -> SEProbe:
-            storage = Storage(self.settings, {name: info})
-            try:
-                return await probe(storage, name, size)
-            finally:
-                await storage.aclose()
-
-        return _sync.run(run())
-
-    def se_remove(self, name: str) -> None:
-        """Unregister storage element ``name``.
-
-        Raises:
-            SENotFound: no such SE.
-            InvalidArgument: replicas still point at it.
-        """
-        with self._tx() as tx:
-            tx.remove_se(name)
-
     # ------------------------------------------------------------------ namespace
     def mkdir(self, paths: Sequence[str], *, parents: bool = False) -> BulkResult[None]:
         """Create directories; an existing directory is a success.
@@ -304,7 +201,7 @@ class DFC(CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
         Invalid LFNs and other per-path problems are reported in ``failed``.
         """
         result: BulkResult[None] = BulkResult()
-        valid = _validate_all(paths, result)
+        valid = validate_all(paths, result)
         owner, group = self._owner()
         with self._tx() as tx:
             result.merge(tx.mkdir(valid, parents=parents, owner=owner, group=group))
@@ -313,10 +210,11 @@ class DFC(CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
     def stat(self, lfns: Sequence[str]) -> BulkResult[Entry]:
         """Return the entries (files with their replicas) of ``lfns``."""
         result: BulkResult[Entry] = BulkResult()
-        valid = _validate_all(lfns, result)
+        valid = validate_all(lfns, result)
         with self._reader() as tx:
             result.merge(tx.stat(valid))
-        return _ordered(result, lfns)
+        reorder(result, lfns)
+        return result
 
     def ls(self, path: str, *, with_replicas: bool = False) -> Iterator[Entry]:
         """Yield the entries of directory ``path`` sorted by name (a file yields itself).
@@ -348,10 +246,11 @@ class DFC(CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
     def replicas(self, lfns: Sequence[str]) -> BulkResult[list[Replica]]:
         """Return the replicas of each of ``lfns``."""
         result: BulkResult[list[Replica]] = BulkResult()
-        valid = _validate_all(lfns, result)
+        valid = validate_all(lfns, result)
         with self._reader() as tx:
             result.merge(tx.replicas(valid))
-        return _ordered(result, lfns)
+        reorder(result, lfns)
+        return result
 
     def mv(self, src: str, dst: str) -> None:
         """Rename a file or directory; replicas stay where they are on storage.
@@ -484,7 +383,7 @@ class DFC(CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
         from dfc.api._get import get_one
 
         result: BulkResult[GetResult] = BulkResult()
-        valid = _validate_all(lfns, result)
+        valid = validate_all(lfns, result)
         dest_path = Path(dest) if dest is not None else Path.cwd()
         dest_is_dir = dest_path.is_dir()
         if len(valid) > 1 and not dest_is_dir:
@@ -590,7 +489,7 @@ class DFC(CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
             SEBanned: ``to`` is banned for writing.
         """
         result: BulkResult[ReplicateResult] = BulkResult()
-        valid = _validate_all(lfns, result)
+        valid = validate_all(lfns, result)
         if self.settings.catalog_url.startswith("https://"):
             # A catalogue server's clients have no queue database: copy directly.
             result.merge(
@@ -604,7 +503,8 @@ class DFC(CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
                     valid, to, source=source, recursive=recursive, callback=callback
                 )
             )
-        return _ordered(result, lfns)
+        reorder(result, lfns)
+        return result
 
     def _replicate_direct(
         self,
@@ -619,7 +519,7 @@ class DFC(CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
         from dfc.api._replicate import replicate_one
 
         result: BulkResult[ReplicateResult] = BulkResult()
-        valid = _validate_all(lfns, result)
+        valid = validate_all(lfns, result)
         with self._reader() as tx:
             infos = {s.name: s for s in tx.list_ses()}
             storage_check = Storage(self.settings, infos)
@@ -693,153 +593,6 @@ class DFC(CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
                     )
         return out
 
-    def rm(
-        self, lfns: Sequence[str], *, recursive: bool = False, se: str | None = None
-    ) -> BulkResult[RemoveResult]:
-        """Remove files (their replicas first), or with ``se`` one replica of each.
-
-        A file whose replicas cannot all be removed stays registered with the
-        ones that remain, and fails with the reasons. Removing the last replica
-        with ``se`` is refused (:class:`~dfc.errors.LastReplica`). A name that is
-        already gone is a success. Directories need ``recursive``.
-
-        Raises:
-            SENotFound: ``se`` is unknown.
-        """
-        result: BulkResult[RemoveResult] = BulkResult()
-        valid = _validate_all(lfns, result)
-        with self._reader() as tx:
-            infos = {s.name: s for s in tx.list_ses()}
-            if se is not None:
-                Storage(self.settings, infos).info(se)
-            found = tx.stat(valid)
-        for lfn in valid:
-            if isinstance(found.failed.get(lfn), LFNNotFound):
-                result.succeeded[lfn] = RemoveResult(lfn, (), removed=True)
-            elif lfn in found.failed:
-                result.failed[lfn] = found.failed[lfn]
-        files = [
-            found.succeeded[x]
-            for x in valid
-            if x in found.succeeded and not found.succeeded[x].is_dir
-        ]
-        dirs = [x for x in valid if x in found.succeeded and found.succeeded[x].is_dir]
-        self._rm_files(files, infos, se, result)
-        for d in dirs:
-            if not recursive:
-                result.failed[d] = IsADirectory(f"{d} is a directory (use -r)")
-            elif se is not None:
-                self._rm_tree_replicas(d, infos, se, result)
-            else:
-                self._rm_tree(d, infos, result)
-        return _ordered(result, [x for x in lfns if x in result.succeeded or x in result.failed])
-
-    def _rm_tree_replicas(
-        self, root: str, infos: dict[str, SEInfo], se: str, result: BulkResult[RemoveResult]
-    ) -> None:
-        sub: BulkResult[RemoveResult] = BulkResult()
-        for batch in self._file_batches(root):
-            self._rm_files(batch, infos, se, sub)
-        result.failed.update(sub.failed)
-        result.succeeded[root] = RemoveResult(root, (se,), removed=False)
-
-    def _rm_tree(
-        self, root: str, infos: dict[str, SEInfo], result: BulkResult[RemoveResult]
-    ) -> None:
-        sub: BulkResult[RemoveResult] = BulkResult()
-        for batch in self._file_batches(root):
-            self._rm_files(batch, infos, None, sub)
-        result.failed.update(sub.failed)
-        if root == "/":
-            result.failed[root] = InvalidArgument("refusing to remove the root directory")
-            return
-        with self._reader() as tx:
-            dirs = [e.lfn for e in tx.walk(root) if e.is_dir]
-        dirs.sort(key=lambda d: d.count("/"), reverse=True)
-        with self._tx() as tx:
-            removed = tx.rmdir([*dirs, root])
-        if sub.failed or root in removed.failed:
-            if root not in result.failed and not sub.failed:
-                result.failed[root] = removed.failed[root]
-            return
-        result.succeeded[root] = RemoveResult(root, (), removed=True)
-
-    def _file_batches(self, root: str) -> Iterator[list[Entry]]:
-        with self._reader() as tx:
-            names = [e.lfn for e in tx.walk(root, files_only=True)]
-        for start in range(0, len(names), _BATCH):
-            with self._reader() as tx:
-                found = tx.stat(names[start : start + _BATCH])
-            yield list(found.succeeded.values())
-
-    def _rm_files(
-        self,
-        files: list[Entry],
-        infos: dict[str, SEInfo],
-        se: str | None,
-        result: BulkResult[RemoveResult],
-    ) -> None:
-        from dfc.api._remove import remove_physical
-
-        if not files:
-            return
-        targets = files
-        if se is not None:
-            targets = []
-            for entry in files:
-                ses = {r.se for r in entry.replicas}
-                if se not in ses:
-                    result.succeeded[entry.lfn] = RemoveResult(entry.lfn, (), removed=False)
-                elif len(ses) == 1:
-                    result.failed[entry.lfn] = LastReplica(
-                        f"{se} holds the last replica of {entry.lfn}; "
-                        f"use `dfc rm {entry.lfn}` to remove the file"
-                    )
-                else:
-                    targets.append(entry)
-        if targets:  # ask before touching storage: a refused file keeps its replicas
-            with self._reader() as tx:
-                names = [e.lfn for e in targets]
-                refused = (
-                    tx.access(names, "remove") if se is None else tx.access(names, "write")
-                ).failed
-            result.failed.update(refused)
-            targets = [e for e in targets if e.lfn not in refused]
-
-        async def run() -> dict[str, Removal]:
-            storage = Storage(self.settings, infos)
-            try:
-                return await remove_physical(
-                    targets, storage, se=se, concurrency=self.settings.transfer_concurrency
-                )
-            finally:
-                await storage.aclose()
-
-        outcome = _sync.run(run()) if targets else {}
-        with self._tx() as tx:
-            pairs: list[tuple[str, str]] = []
-            gone: list[str] = []
-            for entry in targets:
-                rem = outcome[entry.lfn]
-                pairs.extend((entry.lfn, s) for s in rem.removed)
-                if se is None and not rem.errors:
-                    gone.append(entry.lfn)
-            tx.remove_replicas(pairs).raise_first()
-            tx.remove_files(gone).raise_first()
-        for entry in targets:
-            rem = outcome[entry.lfn]
-            if rem.errors:
-                left = len(entry.replicas) - len(rem.removed)
-                why = "; ".join(f"{s}: {e}" for s, e in rem.errors.items())
-                result.failed[entry.lfn] = _worst(rem.errors)(
-                    f"{entry.lfn}: {len(rem.errors)} replica(s) could not be removed ({why}); "
-                    f"the file stays registered with {left} replica(s)"
-                )
-            else:
-                result.succeeded[entry.lfn] = RemoveResult(
-                    entry.lfn, tuple(rem.removed), removed=se is None
-                )
-
     # ------------------------------------------------------------------ helpers
     def _choose_se(self, se: str | None, infos: dict[str, SEInfo]) -> str:
         """Pick the SE to write to: the one asked for, the configured default, or a local one.
@@ -870,10 +623,6 @@ def _open_catalog(url: str) -> Catalog:
     return Catalog(url)
 
 
-def _worst(errors: dict[str, DFCError]) -> type[DFCError]:
-    return type(next(iter(errors.values())))
-
-
 async def _drop_stale(storage: Storage, old: Entry, new: Entry) -> None:
     """After an overwrite, remove the old bytes no replica points at any more."""
     keep = {(r.se, r.path) for r in new.replicas}
@@ -887,47 +636,3 @@ async def _drop_stale(storage: Storage, old: Entry, new: Entry) -> None:
         except DFCError:
             # The old copy stays as dark data; `dfc check` reports it.
             continue
-
-
-def _validate_all(names: Sequence[str], result: BulkResult[T]) -> list[str]:
-    valid: list[str] = []
-    for name in names:
-        try:
-            valid.append(lfnmod.validate(name))
-        except DFCError as exc:
-            result.failed[name] = exc
-    return valid
-
-
-def _ordered(result: BulkResult[T], keys: Sequence[str]) -> BulkResult[T]:
-    """Return ``result`` with items in the caller's order."""
-    out: BulkResult[T] = BulkResult()
-    for key in keys:
-        if key in result.succeeded:
-            out.succeeded[key] = result.succeeded[key]
-        if key in result.failed:
-            out.failed[key] = result.failed[key]
-    for key, value in result.succeeded.items():
-        out.succeeded.setdefault(key, value)
-    for key, err in result.failed.items():
-        out.failed.setdefault(key, err)
-    return out
-
-
-def _se_name(name: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
-        raise InvalidArgument(
-            f"invalid SE name {name!r}: use letters, digits, '-', '_' and '.' (at most 64)"
-        )
-    return name
-
-
-def _se_url(url: str) -> str:
-    if "://" not in url:
-        raise InvalidArgument(f"invalid SE URL {url!r}: expected a URL such as file:///data/se")
-    scheme, rest = url.split("://", 1)
-    if scheme == "file":
-        if not rest.startswith("/"):
-            raise InvalidArgument(f"invalid SE URL {url!r}: file:// needs an absolute path")
-        return "file://" + os.path.normpath(rest).rstrip("/") if rest != "/" else url
-    return url.rstrip("/")

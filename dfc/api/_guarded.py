@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from dfc import lfn as lfnmod
 from dfc.api._apitx import Access, ApiTx
 from dfc.api._authz import READ, WRITE, Authorizer, under
+from dfc.api._bulk import reorder, validate_all
 from dfc.api._guarded_meta import GuardedMetaMixin
 from dfc.auth.errors import InsufficientRights
 from dfc.catalog import AccessControl, CatalogTx
@@ -51,26 +52,6 @@ def _check_mode(mode: object) -> None:
         raise InvalidArgument(f"invalid mode {mode!r}: expected 0 to 0o7777")
 
 
-# The common case of a valid LFN, checked in one step: ASCII, components of 1 to 255
-# characters without "/" or control characters, none "." or "..". Anything else goes
-# through dfc.lfn.validate, which says what is wrong.
-_PLAIN_LFN = re.compile(r"(?:/(?!\.\.?(?:/|\Z))[^/\x00-\x1f\x7f]{1,255})+\Z").match
-
-
-def _valid(names: Iterable[object], result: BulkResult[T]) -> list[str]:
-    """The valid LFNs of ``names``; the others fail in ``result``."""
-    out: list[str] = []
-    for name in names:
-        if type(name) is str and len(name) <= 4096 and name.isascii() and _PLAIN_LFN(name):
-            out.append(name)
-            continue
-        try:
-            out.append(lfnmod.validate(name))  # type: ignore[arg-type]
-        except DFCError as exc:
-            result.failed[str(name)] = exc
-    return out
-
-
 def _with_ancestors(paths: Iterable[str]) -> set[str]:
     out: set[str] = set()
     for path in paths:
@@ -89,13 +70,6 @@ def _nearest(path: str, known: dict[str, Entry]) -> Entry | None:
         if entry is not None:
             return entry
     return None
-
-
-def _ordered(result: BulkResult[T], keys: Iterable[object]) -> None:
-    """Reorder ``result`` in place to follow ``keys`` (the caller's order)."""
-    order = {str(k): i for i, k in enumerate(keys)}
-    result.succeeded = dict(sorted(result.succeeded.items(), key=lambda kv: order.get(kv[0], 0)))
-    result.failed = dict(sorted(result.failed.items(), key=lambda kv: order.get(kv[0], 0)))
 
 
 class GuardedTx(GuardedMetaMixin, ApiTx):
@@ -215,7 +189,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         """Create directories in which the caller may write (owned by the caller)."""
         _check_mode(mode)
         result: BulkResult[None] = BulkResult()
-        valid = _valid(paths, result)
+        valid = validate_all(paths, result)
         self._ensure_home(valid)
         known, hidden = self._known(valid)
         allowed: list[str] = []
@@ -241,13 +215,13 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
                     mode=mode & ~self._authz.policy.umask,
                 )
             )
-        _ordered(result, paths)
+        reorder(result, paths)
         return result
 
     def rmdir(self, paths: Sequence[str]) -> BulkResult[None]:
         """Remove empty directories from directories the caller may write in."""
         result: BulkResult[None] = BulkResult()
-        valid = _valid(paths, result)
+        valid = validate_all(paths, result)
         known, hidden = self._known(valid)
         allowed: list[str] = []
         for path in dict.fromkeys(valid):
@@ -260,17 +234,17 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
                 allowed.append(path)
         if allowed:
             result.merge(self._inner.rmdir(allowed))
-        _ordered(result, paths)
+        reorder(result, paths)
         return result
 
     def stat(self, lfns: Sequence[str], *, with_replicas: bool = True) -> BulkResult[Entry]:
         """Entries the caller may see (directories searchable) and, for files, read."""
         result: BulkResult[Entry] = BulkResult()
-        valid = _valid(lfns, result)
+        valid = validate_all(lfns, result)
         az = self._authz
         if az.reads_all:
             result.merge(self._inner.stat(valid, with_replicas=with_replicas))
-            _ordered(result, lfns)
+            reorder(result, lfns)
             return result
         # One lookup for the entries and every directory above them.
         found = self._inner.stat(sorted(_with_ancestors(valid)), with_replicas=with_replicas)
@@ -286,7 +260,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
                 result.failed[lfn] = error
             else:
                 result.succeeded[lfn] = entry
-        _ordered(result, lfns)
+        reorder(result, lfns)
         return result
 
     def lookup(self, lfn: str) -> Entry:
@@ -365,7 +339,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         for rec in records:
             if not isinstance(rec, FileRecord):
                 raise InvalidArgument("records must be FileRecord values")
-            if _valid([rec.lfn], result):
+            if validate_all([rec.lfn], result):
                 _check_mode(rec.mode)
                 mode = rec.mode & ~az.policy.umask
                 rec_owner, rec_group = (rec.owner, rec.group) if az.admin else ("", "")
@@ -397,7 +371,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
                     allowed, owner=p.name or "", group=p.group, overwrite=overwrite
                 )
             )
-        _ordered(result, [getattr(r, "lfn", "") for r in records])
+        reorder(result, [getattr(r, "lfn", "") for r in records])
         return result
 
     def _file_write_error(
@@ -419,7 +393,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
     def remove_files(self, lfns: Sequence[str]) -> BulkResult[None]:
         """Unregister files from directories the caller may write in."""
         result: BulkResult[None] = BulkResult()
-        valid = _valid(lfns, result)
+        valid = validate_all(lfns, result)
         known, hidden = self._known(valid)
         allowed: list[str] = []
         for lfn in dict.fromkeys(valid):
@@ -432,7 +406,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
                 allowed.append(lfn)
         if allowed:
             result.merge(self._inner.remove_files(allowed))
-        _ordered(result, lfns)
+        reorder(result, lfns)
         return result
 
     def _modify_error(
@@ -466,7 +440,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         for item in items:
             if not isinstance(item, tuple | list) or len(item) != width:
                 raise InvalidArgument(f"each item must have {width} values")
-            if _valid([item[0]], result):
+            if validate_all([item[0]], result):
                 good.append(tuple(item))
         return good, result
 
@@ -490,7 +464,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         chosen = [c for c in chosen if c[0] not in result.failed]
         if chosen:
             result.merge(self._inner.add_replicas(chosen))
-        _ordered(result, [i[0] for i in items])
+        reorder(result, [i[0] for i in items])
         return result
 
     def remove_replicas(self, items: Sequence[tuple[str, str]]) -> BulkResult[None]:
@@ -500,7 +474,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         chosen = [(g[0], g[1]) for g in good if g[0] in ok]
         if chosen:
             result.merge(self._inner.remove_replicas(chosen))
-        _ordered(result, [i[0] for i in items])
+        reorder(result, [i[0] for i in items])
         return result
 
     def set_replica_status(self, items: Sequence[tuple[str, str, str]]) -> BulkResult[None]:
@@ -510,13 +484,13 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         chosen = [(g[0], g[1], g[2]) for g in good if g[0] in ok]
         if chosen:
             result.merge(self._inner.set_replica_status(chosen))
-        _ordered(result, [i[0] for i in items])
+        reorder(result, [i[0] for i in items])
         return result
 
     def replicas(self, lfns: Sequence[str]) -> BulkResult[list[Replica]]:
         """Replicas of the files in directories the caller may read."""
         result: BulkResult[list[Replica]] = BulkResult()
-        valid = _valid(lfns, result)
+        valid = validate_all(lfns, result)
         az = self._authz
         if not az.reads_all:
             parents = {lfn: lfnmod.dirname(lfn) for lfn in valid if lfn != "/"}
@@ -535,7 +509,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         if valid:
             result.merge(self._inner.replicas(valid))
         if result.failed:
-            _ordered(result, lfns)
+            reorder(result, lfns)
         return result
 
     # ------------------------------------------------------------------ consistency (dfc check)
@@ -617,11 +591,11 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         if what not in ("read", "create", "write", "remove"):
             raise InvalidArgument(f"unknown access {what!r}: read, create, write or remove")
         result: BulkResult[None] = BulkResult()
-        valid = _valid(lfns, result)
+        valid = validate_all(lfns, result)
         az = self._authz
         if az.reads_all and not az.identity.limited:  # an administrator: nothing to check
             result.succeeded.update(dict.fromkeys(valid))
-            _ordered(result, lfns)
+            reorder(result, lfns)
             return result
         known, hidden = self._known(valid)
         for lfn in dict.fromkeys(valid):
@@ -640,7 +614,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
                 result.failed[lfn] = error
             else:
                 result.succeeded[lfn] = None
-        _ordered(result, lfns)
+        reorder(result, lfns)
         return result
 
     def chmod(
@@ -650,7 +624,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         _check_type(recursive, bool, "recursive")
         _check_type(mode, int, "mode")
         result: BulkResult[None] = BulkResult()
-        valid = _valid(paths, result)
+        valid = validate_all(paths, result)
         found = self.stat(valid)
         result.failed.update(found.failed)
         allowed: list[str] = []
@@ -669,7 +643,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
                 allowed.append(path)
         if allowed:
             result.merge(self._acl().chmod(allowed, mode, recursive=recursive))
-        _ordered(result, paths)
+        reorder(result, paths)
         return result
 
     def chown(
@@ -684,9 +658,9 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         _check_type(recursive, bool, "recursive")
         self._require_admin("changing owner or group")
         result: BulkResult[None] = BulkResult()
-        valid = _valid(paths, result)
+        valid = validate_all(paths, result)
         result.merge(self._acl().chown(valid, owner=owner, group=group, recursive=recursive))
-        _ordered(result, paths)
+        reorder(result, paths)
         return result
 
     def add_user(

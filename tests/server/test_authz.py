@@ -309,7 +309,7 @@ def test_every_guarded_operation_is_served() -> None:
 
 @given(st.text(alphabet=st.sampled_from(["/", ".", "a", "é", "\x00", "\x7f", " "]), max_size=12))
 def test_the_fast_lfn_check_agrees_with_the_rules(name: str) -> None:
-    from dfc.api._guarded import _valid
+    from dfc.api._bulk import validate_all
     from dfc.models import BulkResult
 
     try:
@@ -317,4 +317,4 @@ def test_the_fast_lfn_check_agrees_with_the_rules(name: str) -> None:
         expected = [name]
     except InvalidLFN:
         expected = []
-    assert _valid([name], BulkResult()) == expected
+    assert validate_all([name], BulkResult()) == expected
