@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from dfc import _sync
 from dfc import lfn as lfnmod
@@ -23,7 +23,8 @@ from dfc.api._guarded import ApiTx, GuardedTx
 from dfc.api._meta import MetaMixin
 from dfc.api._read import ReadMixin
 from dfc.api._remove import RemoveMixin
-from dfc.api._results import GetResult, InitResult, ReplicateResult
+from dfc.api._replicate import ReplicateMixin
+from dfc.api._results import GetResult, InitResult
 from dfc.api._ses import SEMixin
 from dfc.api._storage import Storage
 from dfc.api._transfers import TransferMixin
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DFC"]
 
-T = TypeVar("T")
 _BATCH = 500
 
 _CONFIG_TEMPLATE = """\
@@ -67,7 +67,16 @@ _CONFIG_TEMPLATE = """\
 """
 
 
-class DFC(SEMixin, RemoveMixin, CheckMixin, ReadMixin, MetaMixin, AdminMixin, TransferMixin):
+class DFC(
+    SEMixin,
+    RemoveMixin,
+    ReplicateMixin,
+    CheckMixin,
+    ReadMixin,
+    MetaMixin,
+    AdminMixin,
+    TransferMixin,
+):
     """The dfc library API.
 
     Use it as a context manager, or call :meth:`close` when done::
@@ -464,134 +473,6 @@ class DFC(SEMixin, RemoveMixin, CheckMixin, ReadMixin, MetaMixin, AdminMixin, Tr
         for start in range(0, len(files), _BATCH):
             full.update(tx.stat([f.lfn for f in files[start : start + _BATCH]]).succeeded)
         return [(full.get(e.lfn, e), p) for e, p in jobs]
-
-    def replicate(
-        self,
-        lfns: Sequence[str],
-        to: str,
-        *,
-        source: str | None = None,
-        recursive: bool = False,
-        callback: Callback | None = None,
-    ) -> BulkResult[ReplicateResult]:
-        """Copy files to storage element ``to`` and register the new replicas.
-
-        A file already at ``to`` is a successful no-op. Sources at the
-        destination's site are preferred; every copy is verified before it is
-        registered, and a corrupt source fails over to another replica.
-        ``recursive`` replicates everything below directories. The files form a
-        transfer job that the engine works in this process until it is final
-        (:meth:`fts_submit`, :meth:`fts_run`); the job stays listed by
-        :meth:`fts_jobs`.
-
-        Raises:
-            SENotFound: ``to`` or ``source`` is unknown.
-            SEBanned: ``to`` is banned for writing.
-        """
-        result: BulkResult[ReplicateResult] = BulkResult()
-        valid = validate_all(lfns, result)
-        if self.settings.catalog_url.startswith("https://"):
-            # A catalogue server's clients have no queue database: copy directly.
-            result.merge(
-                self._replicate_direct(
-                    valid, to, source=source, recursive=recursive, callback=callback
-                )
-            )
-        else:
-            result.merge(
-                self._replicate_queued(
-                    valid, to, source=source, recursive=recursive, callback=callback
-                )
-            )
-        reorder(result, lfns)
-        return result
-
-    def _replicate_direct(
-        self,
-        lfns: Sequence[str],
-        to: str,
-        *,
-        source: str | None = None,
-        recursive: bool = False,
-        callback: Callback | None = None,
-    ) -> BulkResult[ReplicateResult]:
-        """Copy and register each file directly, without a job (remote catalogues)."""
-        from dfc.api._replicate import replicate_one
-
-        result: BulkResult[ReplicateResult] = BulkResult()
-        valid = validate_all(lfns, result)
-        with self._reader() as tx:
-            infos = {s.name: s for s in tx.list_ses()}
-            storage_check = Storage(self.settings, infos)
-            storage_check.writable(to)
-            if source is not None:
-                storage_check.info(source)
-            entries = self._expand(tx, valid, recursive, result)
-            copies = [e.lfn for e in entries if all(r.se != to for r in e.replicas)]
-            refused = tx.access(copies, "write").failed
-        result.failed.update(refused)
-        entries = [e for e in entries if e.lfn not in refused]
-        if callback is not None:
-            callback.set_size(sum(e.size for e in entries if all(r.se != to for r in e.replicas)))
-
-        async def run() -> None:
-            storage = Storage(self.settings, infos)
-            executor = _sync.CatalogExecutor()
-            limit = asyncio.Semaphore(self.settings.transfer_concurrency)
-
-            def register_sync(lfn: str, replica: Replica) -> None:
-                with self._tx() as tx:
-                    tx.add_replicas([(lfn, replica)]).raise_first()
-
-            async def register(lfn: str, replica: Replica) -> None:
-                await executor(register_sync, lfn, replica)
-
-            async def one(entry: Entry) -> None:
-                async with limit:
-                    try:
-                        done = await replicate_one(
-                            entry, to, storage, register, source=source, callback=callback
-                        )
-                    except DFCError as exc:
-                        result.failed[entry.lfn] = exc
-                    else:
-                        result.succeeded[entry.lfn] = done
-
-            try:
-                await asyncio.gather(*(one(e) for e in entries))
-            finally:
-                await storage.aclose()
-                executor.shutdown()
-
-        if entries:
-            _sync.run(run())
-        return result
-
-    def _expand(
-        self, tx: CatalogTx, lfns: Sequence[str], recursive: bool, result: BulkResult[T]
-    ) -> list[Entry]:
-        """Resolve LFNs to file entries with replicas; directories need ``recursive``."""
-        found = tx.stat(lfns)
-        result.failed.update(found.failed)
-        out: list[Entry] = []
-        for lfn in lfns:
-            entry = found.succeeded.get(lfn)
-            if entry is None:
-                continue
-            if not entry.is_dir:
-                out.append(entry)
-            elif not recursive:
-                result.failed[lfn] = IsADirectory(f"{lfn} is a directory (use -r)")
-            else:
-                names = [e.lfn for e in tx.walk(lfn, files_only=True)]
-                for start in range(0, len(names), _BATCH):
-                    sub = tx.stat(names[start : start + _BATCH])
-                    out.extend(
-                        sub.succeeded[n]
-                        for n in names[start : start + _BATCH]
-                        if n in sub.succeeded
-                    )
-        return out
 
     # ------------------------------------------------------------------ helpers
     def _choose_se(self, se: str | None, infos: dict[str, SEInfo]) -> str:
