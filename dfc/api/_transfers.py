@@ -15,13 +15,13 @@ The agents register replicas on the submitter's behalf.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dfc import _sync
 from dfc import lfn as lfnmod
+from dfc._lazy import lazy_exports
 from dfc.api._results import ReplicateResult
 from dfc.errors import (
     CatalogError,
@@ -72,13 +72,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 _CHUNK = 2000

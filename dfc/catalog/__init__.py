@@ -12,9 +12,9 @@ It knows storage elements only as data and never touches storage.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from dfc._lazy import lazy_exports
 from dfc.catalog._version import HEAD
 from dfc.catalog.db import Catalog
 from dfc.catalog.identities import AccessControl
@@ -26,10 +26,5 @@ if TYPE_CHECKING:
 __all__ = ["HEAD", "AccessControl", "Catalog", "CatalogTx", "TransferQueue"]
 
 
-def __getattr__(name: str) -> Any:
-    # The transfer queue is loaded on first use: namespace commands never need it.
-    if name == "TransferQueue":
-        value = importlib.import_module("dfc.catalog.queue").TransferQueue
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'dfc.catalog' has no attribute {name!r}")
+# The transfer queue is loaded on first use: namespace commands never need it.
+__getattr__ = lazy_exports(__name__, {"TransferQueue": "dfc.catalog.queue"})

@@ -8,9 +8,9 @@ the small async :class:`StorageElement` protocol and raises only
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from dfc._lazy import lazy_exports
 from dfc.se.base import StorageElement, SupportsChecksum, SupportsCopy
 from dfc.se.local import LocalSE
 from dfc.se.registry import ENTRY_POINT_GROUP, known_protocols, open_se, registry, resolve
@@ -37,10 +37,4 @@ __all__ = [
 _LAZY = {"FsspecSE": "dfc.se.fsspec_se", "MemorySE": "dfc.se.memory"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dfc.se' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
