@@ -318,95 +318,24 @@ class FilesMixin(UsageMixin):
         if not placed:
             return placed
         ((top,),) = self._fetchall("SELECT coalesce(max(id), 0) FROM files")
-        now = call.db_now
-        owner, group = call.owner, call.group
-        rows = [
-            (
-                top + k,
-                p.dir_id,
-                p.name,
-                p.rec.size,
-                p.adler32,
-                p.xxh3,
-                p.rec.guid or str(uuid.uuid4()),
-                p.rec.owner or owner,
-                p.rec.group or group,
-                p.rec.mode,
-                now,
-                now,
-            )
-            for k, p in enumerate(placed, 1)
-        ]
-        inserted = self._many_count(_FILE_INSERT_ID, rows)
-        collided: list[_Prepared] = []
-        fresh = placed
-        if inserted != len(rows):
-            ids = {
-                r[0]
-                for r in self._fetchall(
-                    "SELECT id FROM files WHERE id > ? AND id <= ?", (top, top + len(rows))
-                )
-            }
-            fresh = []
-            for k, p in enumerate(placed, 1):
-                (fresh if top + k in ids else collided).append(p)
-        rep_rows: list[tuple[Any, ...]] = []
-        succeeded = call.result.succeeded
-        usage = call.usage
-        ids_of = {id(p): top + k for k, p in enumerate(placed, 1)} if collided else None
-        for k, p in enumerate(fresh, 1):
-            file_id = top + k if ids_of is None else ids_of[id(p)]
-            size = p.rec.size
-            dir_id = p.dir_id
-            cell = usage[(dir_id, LOGICAL)]
-            cell[0] += 1
-            cell[1] += size
-            for se_id, path, status in p.replicas:
-                rep_rows.append((file_id, se_id, path, status, now))
-                cell = usage[(dir_id, se_id)]
-                cell[0] += 1
-                cell[1] += size
-            succeeded[p.rec.lfn] = None
-        call.touched.update(p.dir_id for p in fresh)
-        self._many(REPLICA_INSERT, rep_rows)
+        numbered = list(enumerate(placed, top + 1))
+        rows = [(top + k, *row) for k, row in enumerate(_file_rows(placed, call), 1)]
+        added, collided = numbered, []
+        if self._many_count(_FILE_INSERT_ID, rows) != len(rows):
+            sql = "SELECT id FROM files WHERE id > ? AND id <= ?"
+            ids = {r[0] for r in self._fetchall(sql, (top, top + len(rows)))}
+            added = [(file_id, p) for file_id, p in numbered if file_id in ids]
+            collided = [p for file_id, p in numbered if file_id not in ids]
+        self._many(REPLICA_INSERT, _count_new(added, call))
         return collided
 
     def _insert_new(self, new: list[_Prepared], call: _Call) -> list[tuple[Any, ...]]:
         if not new:
             return []
-        now = call.db_now
-        owner, group = call.owner, call.group
-        rows = [
-            (
-                p.dir_id,
-                p.name,
-                p.rec.size,
-                p.adler32,
-                p.xxh3,
-                p.rec.guid or str(uuid.uuid4()),
-                p.rec.owner or owner,
-                p.rec.group or group,
-                p.rec.mode,
-                now,
-                now,
-            )
-            for p in new
-        ]
+        rows = _file_rows(new, call)
         self._many(_FILE_INSERT, rows)
         ids = self._files_by_dir_name([(r[0], r[1]) for r in rows])
-        rep_rows: list[tuple[Any, ...]] = []
-        succeeded = call.result.succeeded
-        usage = call.usage
-        for p in new:
-            file_id = ids[(p.dir_id, p.name)][2]
-            size = p.rec.size
-            usage.add(p.dir_id, LOGICAL, 1, size)
-            for se_id, path, status in p.replicas:
-                rep_rows.append((file_id, se_id, path, status, now))
-                usage.add(p.dir_id, se_id, 1, size)
-            succeeded[p.rec.lfn] = None
-        call.touched.update(p.dir_id for p in new)
-        return rep_rows
+        return _count_new([(ids[(p.dir_id, p.name)][2], p) for p in new], call)
 
     def _missing_replicas(
         self, again: list[tuple[_Prepared, int]], call: _Call
@@ -464,6 +393,53 @@ class FilesMixin(UsageMixin):
         self._usage_apply(usage)
         self._touch_dirs(touched, db_now)
         return result
+
+
+def _file_rows(preps: list[_Prepared], call: _Call) -> list[tuple[Any, ...]]:
+    """The ``files`` rows of new files (without ids), in ``_FILE_INSERT``'s column order."""
+    now = call.db_now
+    owner, group = call.owner, call.group
+    return [
+        (
+            p.dir_id,
+            p.name,
+            p.rec.size,
+            p.adler32,
+            p.xxh3,
+            p.rec.guid or str(uuid.uuid4()),
+            p.rec.owner or owner,
+            p.rec.group or group,
+            p.rec.mode,
+            now,
+            now,
+        )
+        for p in preps
+    ]
+
+
+def _count_new(added: list[tuple[int, _Prepared]], call: _Call) -> list[tuple[Any, ...]]:
+    """Record ``(file id, file)`` pairs just inserted: successes, usage, touched directories.
+
+    Returns the rows of their replicas, for ``REPLICA_INSERT``.
+    """
+    now = call.db_now
+    succeeded = call.result.succeeded
+    usage = call.usage
+    rep_rows: list[tuple[Any, ...]] = []
+    for file_id, p in added:
+        size = p.rec.size
+        dir_id = p.dir_id
+        cell = usage[(dir_id, LOGICAL)]
+        cell[0] += 1
+        cell[1] += size
+        for se_id, path, status in p.replicas:
+            rep_rows.append((file_id, se_id, path, status, now))
+            cell = usage[(dir_id, se_id)]
+            cell[0] += 1
+            cell[1] += size
+        succeeded[p.rec.lfn] = None
+    call.touched.update(p.dir_id for _, p in added)
+    return rep_rows
 
 
 def _index_order(prep: _Prepared) -> tuple[int, str]:
