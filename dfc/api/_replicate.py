@@ -192,16 +192,18 @@ class ReplicateMixin(TransferMixin):
         recursive: bool = False,
         callback: Callback | None = None,
     ) -> BulkResult[ReplicateResult]:
-        """Copy and register each file directly, without a job (remote catalogues)."""
+        """Copy and register each file directly, without a job (remote catalogues).
+
+        ``lfns`` are valid LFNs (:meth:`replicate` checked them).
+        """
         result: BulkResult[ReplicateResult] = BulkResult()
-        valid = validate_all(lfns, result)
         with self._reader() as tx:
             infos = {s.name: s for s in tx.list_ses()}
             storage_check = Storage(self.settings, infos)
             storage_check.writable(to)
             if source is not None:
                 storage_check.info(source)
-            entries = self._expand(tx, valid, recursive, result)
+            entries = self._expand(tx, lfns, recursive, result)
             copies = [e.lfn for e in entries if all(r.se != to for r in e.replicas)]
             refused = tx.access(copies, "write").failed
         result.failed.update(refused)

@@ -472,24 +472,12 @@ class S3SE(FsspecSE):
             await super()._check_target(norm, overwrite)
             return
         key = self._key(norm)
-        if not overwrite:
-            try:
-                await client.head(key)
-            except S3Failure as exc:
-                if exc.status != 404:
-                    raise
-            else:
-                raise AlreadyExists(f"put {self.pfn(norm)}: file exists")
+        if not overwrite and await _has_object(client, key):
+            raise AlreadyExists(f"put {self.pfn(norm)}: file exists")
         if await client.has_keys_under(key + "/"):
-            if overwrite:
-                # An object and a prefix of the same name: the object may be replaced.
-                try:
-                    await client.head(key)
-                except S3Failure as exc:
-                    if exc.status != 404:
-                        raise
-                else:
-                    return
+            # An object and a prefix of the same name: the object may be replaced.
+            if overwrite and await _has_object(client, key):
+                return
             raise IsADirectory(f"put {self.pfn(norm)}: is a directory")
 
     async def copy(self, src: str, dst: str) -> None:
@@ -561,3 +549,18 @@ class S3SE(FsspecSE):
             self.fs._s3 = None
             await client.close()
         await super().close()
+
+
+async def _has_object(client: S3Client, key: str) -> bool:
+    """Whether object ``key`` exists (a HEAD; 404 is no).
+
+    Raises:
+        S3Failure: the HEAD failed otherwise.
+    """
+    try:
+        await client.head(key)
+    except S3Failure as exc:
+        if exc.status != 404:
+            raise
+        return False
+    return True
