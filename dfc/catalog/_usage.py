@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from dfc.catalog._base import F_DIR, F_SIZE, chunks, marks, values
 from dfc.catalog._namespace import NamespaceMixin
-from dfc.catalog._records import SEUsage, Usage
 from dfc.catalog._scope import subtree
 from dfc.errors import CatalogError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+
+    from dfc.catalog._records import Usage
 
 __all__ = ["Deltas", "UsageMixin"]
 
@@ -130,9 +131,8 @@ class UsageMixin(NamespaceMixin):
         for part in chunks(keys):
             params = [v for key in part for v in key]
             sql = (
-                "DELETE FROM replicas WHERE id IN (SELECT r.id FROM "
-                f"(VALUES {values(len(part), 2)}) v JOIN replicas r "
-                "ON r.file_id = v.column1 AND r.se_id = v.column2) RETURNING file_id, se_id"
+                "DELETE FROM replicas WHERE (file_id, se_id) IN "
+                f"(VALUES {values(len(part), 2)}) RETURNING file_id, se_id"
             )
             done.extend((r[0], r[1]) for r in self._fetchall(sql, params))
         return done
@@ -207,11 +207,16 @@ class UsageMixin(NamespaceMixin):
         return self._usage(path, totals, dirs)
 
     def _file_usage(self, path: str) -> Usage:
+        # The usage records load on first use (CLI start-up).
+        from dfc.catalog._records import SEUsage, Usage
+
         entry = self.lookup(path)
         ses = {r.se: SEUsage(1, entry.size) for r in entry.replicas}
         return Usage(path, 1, entry.size, 0, ses)
 
     def _usage(self, path: str, totals: dict[int, tuple[int, int]], dirs: int) -> Usage:
+        from dfc.catalog._records import SEUsage, Usage
+
         names = {se_id: name for name, (se_id, _url) in self._se_ids().items()}
         files, size = totals.pop(LOGICAL, (0, 0))
         ses = {

@@ -161,12 +161,20 @@ storage_elements = Table(
 replicas = Table(
     "replicas",
     metadata,
-    Column("id", ID, primary_key=True),
-    Column("file_id", ID, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
-    Column("se_id", Integer, ForeignKey("storage_elements.id"), nullable=False),
+    Column(
+        "file_id",
+        ID,
+        ForeignKey("files.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column(
+        "se_id", Integer, ForeignKey("storage_elements.id"), primary_key=True, autoincrement=False
+    ),
     Column("path", PATH, nullable=False),
     Column("status", String(16), nullable=False),
     Column("ctime", UTCDateTime, nullable=False),
-    UniqueConstraint("file_id", "se_id"),
     Index(None, "se_id"),
+    # A file's replicas are stored together in the key's B-tree (see migration 0005).
+    sqlite_with_rowid=False,
 )
