@@ -24,7 +24,6 @@ from dfc.api._meta import MetaMixin
 from dfc.api._read import ReadMixin
 from dfc.api._remove import RemoveMixin
 from dfc.api._replicate import ReplicateMixin
-from dfc.api._results import GetResult, InitResult
 from dfc.api._ses import SEMixin
 from dfc.api._storage import Storage
 from dfc.api._transfers import TransferMixin
@@ -44,6 +43,7 @@ from dfc.models import BulkResult, Entry, FileRecord, Replica, SEInfo
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from dfc.api._results import GetResult, InitResult
     from dfc.callbacks import Callback
     from dfc.catalog import CatalogTx
 
@@ -173,6 +173,8 @@ class DFC(
             CatalogError: the catalogue cannot be created or upgraded.
             StorageError: the configuration file cannot be written.
         """
+        from dfc.api._results import InitResult  # result types load on first use
+
         path = self.settings.config_file
         created = False
         if not path.exists():

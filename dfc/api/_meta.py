@@ -13,16 +13,6 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dfc import lfn as lfnmod
-from dfc.catalog._query import split_scope
-from dfc.catalog._records import (
-    DatasetCheck,
-    DatasetInfo,
-    DumpEntry,
-    MetaField,
-    MetaValue,
-    SEUsage,
-    Usage,
-)
 from dfc.errors import DFCError, InvalidArgument, InvalidQuery
 from dfc.models import BulkResult
 
@@ -32,19 +22,19 @@ if TYPE_CHECKING:
 
     from dfc.api._guarded import ApiTx
     from dfc.catalog import Catalog, CatalogTx
-    from dfc.catalog._records import FieldLevel, MetaScalar
+    from dfc.catalog._records import (
+        DatasetCheck,
+        DatasetInfo,
+        DumpEntry,
+        FieldLevel,
+        MetaField,
+        MetaScalar,
+        MetaValue,
+        Usage,
+    )
     from dfc.models import Entry
 
-__all__ = [
-    "DatasetCheck",
-    "DatasetInfo",
-    "DumpEntry",
-    "MetaField",
-    "MetaMixin",
-    "MetaValue",
-    "SEUsage",
-    "Usage",
-]
+__all__ = ["MetaMixin"]
 
 T = TypeVar("T")
 #: Default bound on the LFNs :meth:`MetaMixin.resolve_inputs` returns.
@@ -369,6 +359,8 @@ class MetaMixin:
         if dataset is not None:
             sources.append(self.dataset_files(dataset))
         if query is not None:
+            from dfc.catalog._query import split_scope  # loads on first use
+
             path, terms = split_scope(_terms(query))
             if not terms:
                 raise InvalidQuery("the query has no terms (an empty query matches nothing)")

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from dfc import _sync
 from dfc.api._bulk import reorder, validate_all
-from dfc.api._results import RemoveResult
 from dfc.api._storage import Storage
 from dfc.errors import (
     DFCError,
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from dfc.api._guarded import ApiTx
+    from dfc.api._results import RemoveResult
     from dfc.config import Settings
     from dfc.models import Entry, SEInfo
 
@@ -108,6 +108,8 @@ class RemoveMixin:
         Raises:
             SENotFound: ``se`` is unknown.
         """
+        from dfc.api._results import RemoveResult  # result types load on first use
+
         result: BulkResult[RemoveResult] = BulkResult()
         valid = validate_all(lfns, result)
         with self._reader() as tx:
@@ -140,6 +142,8 @@ class RemoveMixin:
     def _rm_tree_replicas(
         self, root: str, infos: dict[str, SEInfo], se: str, result: BulkResult[RemoveResult]
     ) -> None:
+        from dfc.api._results import RemoveResult
+
         sub: BulkResult[RemoveResult] = BulkResult()
         for batch in self._file_batches(root):
             self._rm_files(batch, infos, se, sub)
@@ -149,6 +153,8 @@ class RemoveMixin:
     def _rm_tree(
         self, root: str, infos: dict[str, SEInfo], result: BulkResult[RemoveResult]
     ) -> None:
+        from dfc.api._results import RemoveResult
+
         sub: BulkResult[RemoveResult] = BulkResult()
         for batch in self._file_batches(root):
             self._rm_files(batch, infos, None, sub)
@@ -182,6 +188,8 @@ class RemoveMixin:
         se: str | None,
         result: BulkResult[RemoveResult],
     ) -> None:
+        from dfc.api._results import RemoveResult
+
         if not files:
             return
         targets = files

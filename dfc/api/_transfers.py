@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from dfc import _sync
 from dfc import lfn as lfnmod
 from dfc._lazy import lazy_exports
-from dfc.api._results import ReplicateResult
 from dfc.errors import (
     CatalogError,
     DFCError,
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from dfc.api._guarded import ApiTx
+    from dfc.api._results import ReplicateResult
     from dfc.callbacks import Callback
     from dfc.catalog import Catalog, CatalogTx
     from dfc.catalog.queue import LinkRow, TransferAttempt, TransferFile, TransferJob, TransferQueue
@@ -451,6 +451,7 @@ class TransferMixin:
         callback: Callback | None,
     ) -> BulkResult[ReplicateResult]:
         """``replicate`` through the engine: submit a job, run it here, report per file."""
+        from dfc.api._results import ReplicateResult
         from dfc.fts.job import FINAL_FILE_STATES, error_from
 
         result: BulkResult[ReplicateResult] = BulkResult()

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from dfc import lfn as _lfn
 from dfc.catalog._find import FROM, FindMixin
-from dfc.catalog._query import Query, split_scope
-from dfc.catalog._records import DatasetCheck, DatasetInfo
 from dfc.errors import AlreadyExists, InvalidArgument, InvalidQuery, NotFound
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from typing import Literal
+
+    from dfc.catalog._query import Query
+    from dfc.catalog._records import DatasetCheck, DatasetInfo
 
 __all__ = ["DatasetMixin"]
 
@@ -45,6 +46,9 @@ class DatasetMixin(FindMixin):
         return rows[0]
 
     def _ds_info(self, row: Sequence[Any]) -> DatasetInfo:
+        # The dataset records and the query language load on first use (CLI start-up).
+        from dfc.catalog._records import DatasetInfo
+
         words = _words(row[2])
         status = cast("Literal['dynamic', 'frozen']", row[3])
         return DatasetInfo(
@@ -62,6 +66,8 @@ class DatasetMixin(FindMixin):
         )
 
     def _ds_query(self, stored: str) -> tuple[str, Query]:
+        from dfc.catalog._query import split_scope
+
         path, terms = split_scope(_words(stored))
         return path or "/", self.parse_query(terms)
 
@@ -106,6 +112,8 @@ class DatasetMixin(FindMixin):
             LFNNotFound: the scope path does not exist.
             NotADirectory: the scope or the parent of ``name`` is a file.
         """
+        from dfc.catalog._query import split_scope
+
         path, terms = split_scope(words)
         query = self.parse_query(terms)
         if query.empty:
@@ -167,6 +175,8 @@ class DatasetMixin(FindMixin):
             InvalidQuery: the stored query names a field removed since.
             LFNNotFound: the stored scope path no longer exists.
         """
+        from dfc.catalog._records import DatasetCheck
+
         row = self._ds_row(name)
         files, size, digest = self._ds_stats(*self._ds_members(row))
         return DatasetCheck(name, int(row[4]), files, int(row[5]), size, row[6], digest)

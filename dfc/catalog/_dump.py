@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from dfc import lfn as _lfn
 from dfc.catalog._namespace import NamespaceMixin
-from dfc.catalog._records import DumpEntry
 from dfc.catalog._scope import StreamMixin, subtree
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from dfc.catalog._records import DumpEntry
 
 __all__ = ["DumpMixin"]
 
@@ -34,6 +35,9 @@ class DumpMixin(NamespaceMixin, StreamMixin):
         Raises:
             LFNNotFound: nothing is registered at ``path``.
         """
+        # The records load on first use (CLI start-up).
+        from dfc.catalog._records import DumpEntry
+
         row = self._dirs_by_path([path]).get(path)
         if row is None:
             entry = self.lookup(path)
@@ -55,6 +59,8 @@ class DumpMixin(NamespaceMixin, StreamMixin):
     ) -> Iterator[DumpEntry]:
         # The rows of one file are adjacent (ordered by directory, name): a
         # hand-written group-by, the hot loop of a million-file dump.
+        from dfc.catalog._records import DumpEntry
+
         join = _lfn.join
         entry = DumpEntry
         head: tuple[Any, ...] | None = None

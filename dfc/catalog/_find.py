@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from dfc import lfn as _lfn
 from dfc.catalog._meta import MetaMixin, _read
-from dfc.catalog._query import ALIASES, STANDARD, Query, below_md, compile_where, parse
 from dfc.catalog._scope import subtree
 from dfc.errors import InvalidQuery
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from dfc.catalog._query import Query
     from dfc.catalog._records import MetaScalar
 
 __all__ = ["FindMixin"]
@@ -35,7 +35,20 @@ class FindMixin(MetaMixin):
         Raises:
             InvalidQuery: a malformed term, unknown field or badly typed value.
         """
+        # The query language loads on first use (CLI start-up).
+        from dfc.catalog._query import parse
+
         return parse(terms, self._fields())
+
+    def _as_query(self, terms: Sequence[str] | Query) -> Query:
+        """``terms`` parsed, or as they are when already a query.
+
+        Raises:
+            InvalidQuery: a malformed term, unknown field or badly typed value.
+        """
+        from dfc.catalog._query import Query
+
+        return terms if isinstance(terms, Query) else self.parse_query(terms)
 
     def _where(self, path: str, query: Query) -> tuple[str, list[Any]]:
         """The compiled condition of ``query`` below directory ``path``.
@@ -44,6 +57,8 @@ class FindMixin(MetaMixin):
             LFNNotFound: ``path`` (or a ``Path=`` scope) does not exist.
             NotADirectory: it is a file.
         """
+        from dfc.catalog._query import compile_where
+
         scopes = []
         for scope in (path, *query.paths):
             self._dir_row(scope)
@@ -62,7 +77,7 @@ class FindMixin(MetaMixin):
             LFNNotFound: ``path`` does not exist.
             NotADirectory: ``path`` is a file.
         """
-        query = terms if isinstance(terms, Query) else self.parse_query(terms)
+        query = self._as_query(terms)
         where, params = self._where(path, query)
         if query.empty:
             return iter(())
@@ -83,7 +98,7 @@ class FindMixin(MetaMixin):
             LFNNotFound: ``path`` does not exist.
             NotADirectory: ``path`` is a file.
         """
-        query = terms if isinstance(terms, Query) else self.parse_query(terms)
+        query = self._as_query(terms)
         where, params = self._where(path, query)
         if query.empty:
             return iter(())
@@ -102,7 +117,7 @@ class FindMixin(MetaMixin):
             LFNNotFound: ``path`` does not exist.
             NotADirectory: ``path`` is a file.
         """
-        query = terms if isinstance(terms, Query) else self.parse_query(terms)
+        query = self._as_query(terms)
         where, params = self._where(path, query)
         if query.empty:
             return 0, 0
@@ -122,7 +137,9 @@ class FindMixin(MetaMixin):
             LFNNotFound: ``path`` does not exist.
             NotADirectory: ``path`` is a file.
         """
-        query = terms if isinstance(terms, Query) else self.parse_query(terms)
+        from dfc.catalog._query import ALIASES, STANDARD, below_md
+
+        query = self._as_query(terms)
         where, params = self._where(path, query)
         name = ALIASES.get(name, name)
         matching = f"SELECT f.id {FROM} WHERE {where}"

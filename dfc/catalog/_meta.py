@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Any, cast
 from dfc import lfn as _lfn
 from dfc.catalog._base import chunks, marks
 from dfc.catalog._namespace import NamespaceMixin
-from dfc.catalog._query import RESERVED, Field, parse_date
-from dfc.catalog._records import MetaField, MetaValue
 from dfc.catalog._scope import StreamMixin, subtree
 from dfc.catalog.schema import from_db_time, to_db_time
 from dfc.errors import (
@@ -39,7 +37,8 @@ from dfc.models import BulkResult
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from dfc.catalog._records import FieldLevel, FieldType, MetaScalar
+    from dfc.catalog._query import Field
+    from dfc.catalog._records import FieldLevel, FieldType, MetaField, MetaScalar, MetaValue
 
 __all__ = ["FIELD_TYPES", "MetaMixin", "coerce"]
 
@@ -137,6 +136,8 @@ def _as_float(value: Any) -> float | None:
 
 def _as_date(value: Any) -> datetime | None:
     if isinstance(value, str):
+        from dfc.catalog._query import parse_date
+
         try:
             return parse_date(value)
         except ValueError:
@@ -165,11 +166,16 @@ class MetaMixin(NamespaceMixin, StreamMixin):
 
     # ------------------------------------------------------------ fields
     def _fields(self) -> dict[str, Field]:
+        # The query language and the metadata records load on first use (CLI start-up).
+        from dfc.catalog._query import Field
+
         rows = self._fetchall("SELECT id, name, level, type FROM meta_fields")
         return {name: Field(name, level, type_, fid) for fid, name, level, type_ in rows}
 
     def meta_fields(self) -> list[MetaField]:
         """Return every declared field, sorted by name."""
+        from dfc.catalog._records import MetaField
+
         return [
             MetaField(f.name, cast("FieldLevel", f.level), f.type)
             for f in sorted(self._fields().values(), key=lambda f: f.name)
@@ -189,6 +195,8 @@ class MetaMixin(NamespaceMixin, StreamMixin):
             raise InvalidArgument(
                 f"invalid metadata field name {name!r}: a letter, then letters, digits or '_'"
             )
+        from dfc.catalog._query import RESERVED
+
         if name.lower() in RESERVED:
             raise InvalidArgument(f"{name} is a standard file attribute, not a metadata field")
         if level not in ("dir", "file"):
@@ -390,6 +398,8 @@ class MetaMixin(NamespaceMixin, StreamMixin):
         Raises:
             LFNNotFound: nothing is registered at ``path``.
         """
+        from dfc.catalog._records import MetaValue
+
         out: list[MetaValue] = []
         chain = _lfn.parents(path)
         dir_row = self._dirs_by_path([path]).get(path)

@@ -11,7 +11,7 @@ from dfc.cli._coerce import FastGroup
 from dfc.cli._output import emit_json
 
 if TYPE_CHECKING:
-    from dfc.api._meta import DatasetCheck, DatasetInfo
+    from dfc.api import DatasetCheck, DatasetInfo
 
 dataset_app = typer.Typer(
     cls=FastGroup,
