@@ -10,6 +10,7 @@ with every command, is built when it is asked for (``dfc.cli.app``, ``dfc
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 from typing import TYPE_CHECKING, Any
@@ -115,8 +116,32 @@ def _load_all() -> typer.Typer:
 
 
 def _group_module(group: TyperInfo) -> str:
+    return COMMAND_MODULES.get(_group_name(group), "")
+
+
+def _only(app: typer.Typer, name: str) -> typer.Typer:
+    """A shallow copy of ``app`` with only its command or group ``name`` (else ``app``).
+
+    typer builds (and inspects the signature of) every registered command of a
+    module on each run; the one being run is enough.
+    """
+    commands = [
+        c
+        for c in app.registered_commands
+        if (c.name or getattr(c.callback, "__name__", "").lower().replace("_", "-")) == name
+    ]
+    groups = [g for g in app.registered_groups if _group_name(g) == name]
+    if len(commands) + len(groups) != 1:
+        return app
+    trimmed = copy.copy(app)
+    trimmed.registered_commands = commands
+    trimmed.registered_groups = groups
+    return trimmed
+
+
+def _group_name(group: TyperInfo) -> str:
     name = group.name or (group.typer_instance.info.name if group.typer_instance else None)
-    return COMMAND_MODULES.get(name if isinstance(name, str) else "", "")
+    return name if isinstance(name, str) else ""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,15 +149,18 @@ def main(argv: list[str] | None = None) -> None:
     from dfc.cli._startup import gc_paused
 
     args = sys.argv[1:] if argv is None else argv
-    module = COMMAND_MODULES.get(_command_name(args) or "")
+    name = _command_name(args) or ""
+    module = COMMAND_MODULES.get(name)
     with gc_paused():
         from dfc.cli import _app
 
         if module is None:
             _load_all()
+            app = _app.app
         else:
             _load(module)
-    _app.main(args)
+            app = _only(_app.app, name)
+    _app.main(args, app)
 
 
 def __getattr__(name: str) -> Any:

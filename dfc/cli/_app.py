@@ -106,15 +106,17 @@ def root(
     ctx.call_on_close(ctx.obj.close)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, application: typer.Typer | None = None) -> None:
     """Run the ``dfc`` command line; the one place that turns dfc errors into exit codes.
 
-    Usage errors are reported by typer itself (exit status 2).
+    ``application`` is the typer app to run (default: :data:`app`, with the
+    commands registered so far). Usage errors are reported by typer itself
+    (exit status 2).
     """
     from dfc.errors import DFCError
 
     try:
-        app(args=argv, prog_name="dfc")
+        (application or app)(args=argv, prog_name="dfc")
     except DFCError as exc:
         print(f"dfc: {exc}", file=sys.stderr)
         sys.exit(min(exc.errno, 255) or 1)

@@ -13,7 +13,7 @@ import typer
 from typer._coercion import build_runtime_param
 
 import dfc.cli
-from dfc.cli import COMMAND_MODULES, MODULES, _command_name
+from dfc.cli import COMMAND_MODULES, MODULES, _command_name, _only
 from dfc.cli._coerce import _Deferred
 from tests.conftest import CLI
 
@@ -50,6 +50,19 @@ def test_command_map_matches_the_app() -> None:
 )
 def test_command_name(argv: list[str], name: str | None) -> None:
     assert _command_name(argv) == name
+
+
+@pytest.mark.parametrize("name", sorted(COMMAND_MODULES))
+def test_a_run_builds_only_the_command_it_runs(name: str) -> None:
+    full = dfc.cli.app
+    trimmed = typer.main.get_command(_only(full, name))
+    assert list(trimmed.commands) == [name]  # type: ignore[attr-defined]
+    # The shared app keeps every command (a later full build is unchanged).
+    assert set(typer.main.get_command(full).commands) == set(COMMAND_MODULES)  # type: ignore[attr-defined]
+
+
+def test_an_unknown_name_keeps_the_whole_app() -> None:
+    assert _only(dfc.cli.app, "no-such-command") is dfc.cli.app
 
 
 def test_help_order_does_not_depend_on_what_ran_before(cli: CLI) -> None:
