@@ -145,8 +145,12 @@ def _group_name(group: TyperInfo) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the ``dfc`` command line (the console script), loading only what it needs."""
-    from dfc.cli._startup import gc_paused
+    """Run the ``dfc`` command line (the console script), loading only what it needs.
+
+    ``argv`` defaults to the process's arguments: then the process ends with the
+    command (the console script, ``python -m dfc``).
+    """
+    from dfc.cli._startup import freeze_for_exit, gc_paused
 
     args = sys.argv[1:] if argv is None else argv
     name = _command_name(args) or ""
@@ -160,7 +164,11 @@ def main(argv: list[str] | None = None) -> None:
         else:
             _load(module)
             app = _only(_app.app, name)
-    _app.main(args, app)
+    try:
+        _app.main(args, app)
+    finally:
+        if argv is None:
+            freeze_for_exit()
 
 
 def __getattr__(name: str) -> Any:

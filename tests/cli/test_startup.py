@@ -127,5 +127,20 @@ def test_namespace_command_loads_only_what_it_needs(tmp_path: Path) -> None:
     modules = set(json.loads(run.stdout.splitlines()[-1]))
     loaded = {m.removeprefix("dfc.cli.") for m in modules if m.startswith("dfc.cli.")}
     assert loaded & set(MODULES) == {"ls"}
-    for heavy in ("pydantic", "fsspec", "alembic", "rich"):
+    for heavy in ("pydantic", "fsspec", "alembic", "rich", "dfc.se", "dfc.api._results"):
         assert heavy not in modules, heavy
+    for lazy in ("dfc.catalog._query", "dfc.catalog._records", "dfc.api._copy"):
+        assert lazy not in modules, lazy
+
+
+def test_console_entry_exits_with_the_command_status(tmp_path: Path) -> None:
+    """The process entry (argv from sys.argv, GC frozen for exit) keeps output and status."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DFC_CONFIG=str(tmp_path / "c.toml"))
+    env["DFC_DATA_DIR"] = str(tmp_path / "data")
+    dfc_cmd = [sys.executable, "-m", "dfc"]
+    subprocess.run([*dfc_cmd, "init"], env=env, check=True, capture_output=True)
+    subprocess.run([*dfc_cmd, "mkdir", "/juno"], env=env, check=True, capture_output=True)
+    ok = subprocess.run([*dfc_cmd, "ls", "/"], env=env, capture_output=True, text=True)
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, "juno\n", "")
+    bad = subprocess.run([*dfc_cmd, "stat", "/nope"], env=env, capture_output=True, text=True)
+    assert (bad.returncode, bad.stderr) == (2, "dfc: /nope: no such file or directory\n")
