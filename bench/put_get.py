@@ -9,7 +9,8 @@ busy machine the CPU times are the steadier comparison.
 
 Commands run as an installed package would (byte-code cached in a throwaway
 directory even under PYTHONDONTWRITEBYTECODE); the library lines are the same
-operations without interpreter start-up.
+operations without interpreter start-up, and `dfc ls /` (start-up, catalogue
+open and exit, no copy) shows what of a command is not the copy.
 
 Usage: python bench/put_get.py [--size-mib 1024] [--dir DIR] [--rounds 3]
 """
@@ -70,7 +71,7 @@ def main() -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        names = ["cp", "cp && sync", "dfc put", "cp back", "dfc get"]
+        names = ["cp", "cp && sync", "dfc put", "cp back", "dfc get", "dfc ls /"]
         rows: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
         back = work / "back.dat"
         for r in range(args.rounds):
@@ -86,6 +87,7 @@ def main() -> None:
             rows["dfc get"].append(timed([*dfc, "get", lfn, str(back)], env))
             os.unlink(back)
             subprocess.run([*dfc, "rm", lfn], env=env, check=True, stdout=subprocess.DEVNULL)
+            rows["dfc ls /"].append(timed([*dfc, "ls", "/"], env))
         # The same operations through the library, without interpreter start-up.
         rows["api put"], rows["api get"] = [], []
         os.environ.update(DFC_CONFIG=env["DFC_CONFIG"], DFC_DATA_DIR=env["DFC_DATA_DIR"])

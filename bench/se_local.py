@@ -8,6 +8,7 @@ Measures (warm page cache for everyone; median of --repeat runs, interleaved):
 - put from memory: a generator of 8 MiB chunks -> LocalSE.put (fsync off)  vs  dd from /dev/zero
 - read:  LocalSE.open_read consumed                   vs  cat FILE > /dev/null
 - put_from: a local file -> LocalSE.put_from, both checksums (fsync off)  vs  cp
+  (what `dfc put` does: read + hash in one thread, write behind in another)
 - get_into: LocalSE.get_into -> a local file, both checksums             vs  cp
 """
 

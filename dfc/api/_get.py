@@ -87,7 +87,7 @@ async def get_one(
 
 
 class _LocalCopy:
-    """One replica on a local SE copied to a local file by the SE's worker (one thread)."""
+    """One replica on a local SE copied to a local file by the SE's worker threads."""
 
     def __init__(self, se: LocalSE, path: str, callback: Callback | None) -> None:
         self._se = se

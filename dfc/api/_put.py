@@ -160,7 +160,7 @@ async def _upload(
 ) -> FileInfo:
     """Write the local file to ``path`` on ``se``, hashing the bytes sent.
 
-    A local SE copies in one worker thread (:meth:`LocalSE.put_from`), any other
+    A local SE copies in its worker threads (:meth:`LocalSE.put_from`), any other
     SE gets the file as a stream of chunks.
 
     Raises:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import queue
 import stat
+import threading
 from typing import TYPE_CHECKING
 
 from dfc.checksum import Hasher
 
 if TYPE_CHECKING:
-    import threading
     from collections.abc import Callable
 
 __all__ = [
@@ -45,16 +46,114 @@ _NO_HARDLINK = {
 _IOV_MAX = 512
 
 #: Bytes per read-hash-write step of :func:`copy_hashed`: small enough that
-#: both hashes and the write find the piece still in the CPU cache (1 MiB
+#: both hashes and the write find the piece still in the CPU caches (1 MiB
 #: costs ~15 % less CPU per GiB than 8 MiB here), large enough that system
-#: calls do not matter.
+#: calls and the hand-over between threads do not matter.
 COPY_BUFFER = 1 << 20
+#: Buffers of :func:`copy_hashed` going round between its reading and writing
+#: threads (256 KiB x 8 to 2 MiB x 4 measured alike; 4 MiB in flight in all).
+_WRITE_BEHIND = 4
 #: Progress is reported every this many bytes (a wake-up of the event loop each).
 _PROGRESS_STEP = 8 << 20
 
 
 class Stopped(Exception):
     """A :func:`copy_hashed` was asked to stop (its caller was cancelled)."""
+
+
+class _WriteBehind:
+    """Writes the pieces :func:`copy_hashed` read and hashed, in a second thread, in order.
+
+    Buffers go round: the reading thread takes a free one, fills and hashes it
+    and queues it; this thread writes it and frees it again. A buffer is never
+    refilled before its write returned, so what was hashed is what was written.
+    """
+
+    __slots__ = (
+        "_free",
+        "_full",
+        "_halt",
+        "_progress",
+        "_skipped",
+        "_stop",
+        "_thread",
+        "_write",
+        "error",
+    )
+
+    def __init__(
+        self,
+        write: Callable[[memoryview], None],
+        stop: threading.Event,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self._write = write
+        self._stop = stop
+        self._progress = progress
+        self._full: queue.SimpleQueue[tuple[memoryview, int] | None] = queue.SimpleQueue()
+        self._free: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+        self._halt = False
+        self._skipped = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dfc-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        unreported = 0
+        try:
+            while (item := self._full.get()) is not None:
+                buf, n = item
+                if self._halt or self._stop.is_set():
+                    self._skipped = True
+                else:
+                    self._write(buf[:n])
+                    unreported += n
+                    if self._progress is not None and unreported >= _PROGRESS_STEP:
+                        self._progress(unreported)
+                        unreported = 0
+                self._free.put(buf)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, raised there
+            self.error = exc
+            self._free.put(None)
+        finally:
+            if self._progress is not None and unreported and self.error is None:
+                self._progress(unreported)
+
+    def put(self, buf: memoryview, n: int) -> None:
+        """Queue the first ``n`` bytes of ``buf`` for writing."""
+        self._full.put((buf, n))
+
+    def give(self, buf: memoryview) -> None:
+        """Add a free buffer to the round."""
+        self._free.put(buf)
+
+    def take(self) -> memoryview:
+        """Return a free buffer, waiting for one; raise the writer's error if it failed."""
+        buf = self._free.get()
+        if buf is None:
+            assert self.error is not None
+            raise self.error
+        return buf
+
+    def finish(self) -> None:
+        """Wait until everything queued is written; raise the writer's error if it failed.
+
+        Raises:
+            Stopped: the copy was stopped before everything was written.
+        """
+        self._full.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        if self._skipped:
+            raise Stopped
+
+    def close(self) -> None:
+        """Drop what is not written yet and wait for the thread (no write after this)."""
+        if self._thread.is_alive():
+            self._halt = True
+            self._full.put(None)
+            self._thread.join()
 
 
 def copy_hashed(
@@ -66,32 +165,53 @@ def copy_hashed(
 ) -> int:
     """Copy until ``readinto`` returns 0, hashing each piece; return the byte count.
 
-    One reused buffer: each piece is read into it, fed to ``hasher`` and then
-    handed to ``write``, so the checksums are those of the very bytes written.
-    Exceptions of ``readinto`` and ``write`` propagate unchanged.
+    This thread reads each piece into a buffer and feeds it to ``hasher``;
+    a second thread (:class:`_WriteBehind`) hands it to ``write`` meanwhile,
+    so reading and writing overlap on two cores. The same buffer is hashed
+    and written, so the checksums are those of the very bytes written. A
+    source of one piece is copied without a second thread. ``write`` is not
+    called any more once this returns or raises. Exceptions of ``readinto``
+    and ``write`` propagate unchanged.
 
     Raises:
         Stopped: ``stop`` was set.
     """
-    view = memoryview(bytearray(COPY_BUFFER))
-    total = unreported = 0
-    while True:
-        if stop.is_set():
-            raise Stopped
-        n = readinto(view)
-        if not n:
-            break
-        piece = view[:n]
-        hasher.update(piece)
-        write(piece)
-        total += n
+    first, second = memoryview(bytearray(COPY_BUFFER)), memoryview(bytearray(COPY_BUFFER))
+    if stop.is_set():
+        raise Stopped
+    n = readinto(first)
+    if not n:
+        return 0
+    hasher.update(first[:n])
+    if stop.is_set():
+        raise Stopped
+    m = readinto(second)
+    if not m:
+        write(first[:n])
         if progress is not None:
-            unreported += n
-            if unreported >= _PROGRESS_STEP:
-                progress(unreported)
-                unreported = 0
-    if progress is not None and unreported:
-        progress(unreported)
+            progress(n)
+        return n
+    hasher.update(second[:m])
+    total = n + m
+    behind = _WriteBehind(write, stop, progress)
+    try:
+        behind.put(first, n)
+        behind.put(second, m)
+        for _ in range(_WRITE_BEHIND - 2):
+            behind.give(memoryview(bytearray(COPY_BUFFER)))
+        while True:
+            buf = behind.take()
+            if stop.is_set():
+                raise Stopped
+            n = readinto(buf)
+            if not n:
+                break
+            hasher.update(buf[:n])
+            behind.put(buf, n)
+            total += n
+        behind.finish()
+    finally:
+        behind.close()
     return total
 
 

@@ -4,7 +4,8 @@
 large buffers gathered into one ``writev`` per few MiB, blocking calls in a
 dedicated thread pool so the event loop never waits on the disk, reads with one
 chunk of read-ahead, one ``fsync`` per file (not per chunk), and an atomic
-rename into place.
+rename into place. A copy between a local file and the SE (:meth:`LocalSE.put_from`,
+:meth:`LocalSE.get_into`) reads and hashes in one thread while a second one writes.
 """
 
 from __future__ import annotations
@@ -435,11 +436,12 @@ class LocalSE:
     ) -> FileInfo:
         """Write what ``readinto`` reads to ``path``, feeding ``hasher`` the bytes written.
 
-        :meth:`put` for a source on this machine (a local file): one worker
-        thread reads into a reused buffer, hashes and writes each piece, with no
-        copies between threads and no event-loop round trip per chunk. The file
-        is written under a temporary name, flushed (``fsync``) and renamed into
-        place as in :meth:`put`. ``readinto(view)`` fills ``view`` and returns
+        :meth:`put` for a source on this machine (a local file): a worker
+        thread reads each piece into a buffer and hashes it while a second
+        thread writes the previous ones (:func:`~dfc.se._localio.copy_hashed`),
+        with no event-loop round trip per chunk. The file is written under a
+        temporary name, flushed (``fsync``) and renamed into place as in
+        :meth:`put`. ``readinto(view)`` fills ``view`` and returns
         the byte count, 0 at the end; it is not called any more once this
         returns or raises, and its exceptions propagate unchanged.
         ``progress(n)`` is called on the event loop as bytes are copied.
@@ -483,11 +485,11 @@ class LocalSE:
     ) -> int:
         """Read ``path`` to ``write``, feeding ``hasher`` the bytes passed on; return the size.
 
-        :meth:`open_read` for a destination on this machine: one worker thread
-        reads into a reused buffer, hashes it and calls ``write(view)``.
-        ``write`` is not called any more once this returns or raises, and its
-        exceptions propagate unchanged. ``progress(n)`` is called on the event
-        loop as bytes are copied.
+        :meth:`open_read` for a destination on this machine: a worker thread
+        reads and hashes each piece while a second thread calls ``write(view)``
+        with the previous ones, in order. ``write`` is not called any more once
+        this returns or raises, and its exceptions propagate unchanged.
+        ``progress(n)`` is called on the event loop as bytes are copied.
 
         Raises:
             PFNNotFound: the file does not exist.

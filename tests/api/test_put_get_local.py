@@ -1,4 +1,4 @@
-"""put and get on local SEs (the one-thread copy path): checksums, failover, failures."""
+"""put and get on local SEs (read and hash in one thread, write behind): checksums, failover."""
 
 from __future__ import annotations
 
