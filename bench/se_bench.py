@@ -5,9 +5,10 @@ S3), then for each backend copies (a) one large file and (b) many small files up
 down, once through ``dfc.se.open_se`` and once with the native tool: ``xrdcp`` for
 root:// (``--parallel 8`` for the small files), Debian's ``rclone`` for WebDAV and S3
 (``--transfers 16`` for the small files, configured through environment variables).
-dfc copies the small files with ``asyncio.gather`` under a semaphore (``--concurrency``);
-its local file reads and writes run in worker threads, as the native tools do theirs
-off their main thread (creating a file on a busy disk costs milliseconds).
+dfc copies the small files with ``asyncio.gather`` under a semaphore (``--concurrency``,
+by default what dfc's own commands use: ``transfer_concurrency`` of the settings); its
+local file reads and writes run in worker threads, as the native tools do theirs off
+their main thread (creating a file on a busy disk costs milliseconds).
 Each case runs ``--rounds`` times, dfc and the peer alternating, each round onto new
 remote names; the best time of each side counts (the machine is shared and noisy).
 Prints MB/s (large) or files/s (small) and the ratio dfc/peer.
@@ -17,7 +18,7 @@ many small files.
 
 Usage:
     python bench/se_bench.py [--size-mib 1024] [--files 1000] [--file-kib 100]
-        [--concurrency 16] [--rounds 3] [--backends root,webdav,s3] [--dir DIR]
+        [--concurrency N] [--rounds 3] [--backends root,webdav,s3] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dfc.config import Settings
 from dfc.models import SEInfo
 from dfc.se import StorageElement, open_se
 from dfc.se.testing import pattern_chunks
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
 
 MiB = 1024 * 1024
 READ_CHUNK = 8 * MiB
+#: The copies dfc's own commands (put -r, get, replicate) keep in flight by default.
+DFC_CONCURRENCY = Settings.__dataclass_fields__["transfer_concurrency"].default
 BUCKET = "dfc-bench"
 
 
@@ -411,7 +415,12 @@ def main() -> None:
     ap.add_argument("--size-mib", type=int, default=1024, help="large file size (MiB)")
     ap.add_argument("--files", type=int, default=1000, help="number of small files")
     ap.add_argument("--file-kib", type=int, default=100, help="small file size (KiB)")
-    ap.add_argument("--concurrency", type=int, default=16, help="dfc small-file concurrency")
+    ap.add_argument(
+        "--concurrency",
+        type=int,
+        default=DFC_CONCURRENCY,
+        help=f"dfc small-file concurrency (default: dfc's own, {DFC_CONCURRENCY})",
+    )
     ap.add_argument("--backends", default="root,webdav,s3")
     ap.add_argument("--rounds", type=int, default=3, help="best of this many runs per case")
     ap.add_argument("--dir", type=Path, default=None, help="work directory (default: temp)")

@@ -7,11 +7,46 @@ from typing import TYPE_CHECKING
 from dfc.errors import SizeMismatch
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, Awaitable, Callable
+    from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 
     from dfc.callbacks import Callback
 
-__all__ = ["pump"]
+__all__ = ["pump", "read_head"]
+
+
+async def read_head(
+    src: AsyncIterator[bytes], limit: int, *, size: int | None, pfn: str, callback: Callback
+) -> tuple[list[bytes], int, bool]:
+    """Read ``src`` until ``limit`` bytes or its end: ``(chunks, total, ended)``.
+
+    A writer learns this way whether a stream of unknown size is small (it
+    ended) before it starts any request. The chunks are counted, checked
+    against ``size`` and reported to ``callback``, as :func:`pump` does; hand
+    them to :func:`pump` as ``head`` to write the rest.
+
+    Raises:
+        SizeMismatch: ``size`` was given and the stream had another length
+            (when it ended) or is longer.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    while total < limit:
+        try:
+            chunk = await anext(src)
+        except StopAsyncIteration:
+            if size is not None and total != size:
+                raise SizeMismatch(
+                    f"put {pfn}: stream had {total} bytes, expected {size}"
+                ) from None
+            return chunks, total, True
+        if not chunk:
+            continue
+        total += len(chunk)
+        if size is not None and total > size:
+            raise SizeMismatch(f"put {pfn}: stream longer than the expected {size} bytes")
+        chunks.append(bytes(chunk))
+        callback.relative_update(len(chunk))
+    return chunks, total, False
 
 
 async def pump(
@@ -22,8 +57,12 @@ async def pump(
     chunk_size: int,
     pfn: str,
     callback: Callback,
+    head: Sequence[bytes] = (),
 ) -> int:
     """Write ``src`` through ``write`` in batches of about ``chunk_size``; return the total.
+
+    ``head``: chunks already read from ``src`` by :func:`read_head` (counted
+    and reported there), written first.
 
     Only ``write`` should translate storage errors: an error of ``src`` (the
     caller's stream, maybe another SE) propagates unchanged.
@@ -31,8 +70,11 @@ async def pump(
     Raises:
         SizeMismatch: ``size`` was given and the stream had another length.
     """
-    batch: list[bytes] = []
-    batched = total = 0
+    batch = list(head)
+    batched = total = sum(map(len, batch))
+    if batched >= chunk_size:
+        await write(b"".join(batch))
+        batch, batched = [], 0
     async for chunk in src:
         if not chunk:
             continue

@@ -5,16 +5,24 @@ Everything goes through the XRootD client's own asynchronous API (PyPI
 thread waits on the network, and no directory listing is cached (fsspec-xrootd
 keeps stale listings after removals, so it is not used).
 
-- Writes open a temporary name next to the target (``New | MakePath``), write
+- Writes open a temporary name next to the target (``New | MakePath``), write,
+  close, and ``mv`` the file into place: four requests for a small file. A
+  stream that ends within ``chunk_size`` bytes is sent as one chain of requests
+  started from each other's callbacks on the client's thread (:class:`~dfc.se._xrd.Chain`):
+  the event loop wakes once per file, not once per request. A larger one writes
   ``chunk_size`` blocks at increasing offsets with up to ``parallel`` requests in
-  flight, close, and ``mv`` the file into place: four requests for a small file.
-  Only a put without ``overwrite`` looks at the target first (a large one before
-  the upload, a small one just before the ``mv``, which would replace a file); a
-  directory in the way makes the ``mv`` itself fail.
-- Reads open the file once, ask for the first block before knowing the size (a
-  small file is one read) and keep ``parallel`` range requests in flight; the
-  close of a read file is not waited for (:meth:`XRootDSE.close` waits for the
-  ones still in flight).
+  flight. Only a put without ``overwrite`` looks at the target first (a large
+  one before the upload, a small one just before the ``mv``, which would replace
+  a file); a directory in the way makes the ``mv`` itself fail. A cancelled put
+  leaves nothing: not the temporary file, nor the target if the ``mv`` had
+  already gone through. Persist-on-successful-close (``kXR_posc``) would save
+  the ``mv``, but the file is visible and readable under its final name while
+  it is written and after a crash until the server's hold time has passed
+  (xrootd/xrootd#115), so dfc keeps the temporary name.
+- Reads open the file and ask for the first block in one chain, before knowing
+  the size (a small file is one wakeup), then keep ``parallel`` range requests
+  in flight; the close of a read file is not waited for (:meth:`XRootDSE.close`
+  waits for the ones still in flight).
 - ``checksum(path, "adler32")`` asks the server (``query checksum``; the server
   needs ``xrootd.chksum adler32``), so uploads are verified by the server.
 
@@ -44,19 +52,20 @@ from dfc.checksum import normalize_adler32
 from dfc.errors import (
     AlreadyExists,
     ConfigError,
+    DFCError,
     InvalidArgument,
     IsADirectory,
     NotADirectory,
-    NotFound,
 )
 from dfc.models import FileInfo
 from dfc.se import _xrd
-from dfc.se._errors import XRootDFailure, redact, translate_errors, translate_exception
+from dfc.se._errors import XRootDFailure, redact, translate_errors
 from dfc.se._paths import normalize, parent, temp_path
-from dfc.se._pump import pump
+from dfc.se._pump import pump, read_head
 from dfc.se._walk import walk_tree
 
 if TYPE_CHECKING:
+    import concurrent.futures
     from collections.abc import AsyncIterable, AsyncIterator, Mapping
 
     from fsspec.callbacks import Callback
@@ -132,6 +141,7 @@ class XRootDSE:
         _xrd.configure_client()
         self._fs = _xrd.new_filesystem(f"root://{self.host}")
         self._closing: set[asyncio.Future[tuple[Any, Any]]] = set()
+        self._closing_sync: set[concurrent.futures.Future[None]] = set()
 
     @classmethod
     def from_info(cls, info: SEInfo, options: Mapping[str, Any] | None = None) -> XRootDSE:
@@ -179,8 +189,12 @@ class XRootDSE:
     def _file_url(self, norm: str) -> str:
         return f"root://{self.host}/{self._fspath(norm)}"
 
+    def _pfn(self, norm: str) -> str:
+        """The PFN of an already normalized path."""
+        return f"root://{self.host}/{self.base}{norm}"
+
     def _errors(self, norm: str, op: str) -> translate_errors:
-        return translate_errors(self.pfn(norm), op)
+        return translate_errors(self._pfn(norm), op)
 
     def _info(self, norm: str, stat: Any) -> FileInfo:
         is_dir = bool(stat.flags & StatInfoFlags.IS_DIR)
@@ -244,17 +258,6 @@ class XRootDSE:
         """
         return walk_tree(self.ls, self.stat, self._norm(path))
 
-    async def _open(self, norm: str, op: str) -> Any:
-        handle = _xrd.new_file()
-        async with self._errors(norm, op):
-            await _xrd.call(handle.open, self._file_url(norm), OpenFlags.READ, timeout=self.timeout)
-        return handle
-
-    async def _size(self, handle: Any) -> int:
-        # Answered from the open's own reply (kXR_retstat): no round trip.
-        stat = await _xrd.call(handle.stat, timeout=self.timeout)
-        return int(stat.size)
-
     async def _close(self, handle: Any, pending: list[_xrd.Request]) -> None:
         for request in pending:
             await request.settle()
@@ -288,8 +291,9 @@ class XRootDSE:
     ) -> AsyncIterator[bytes]:
         """Stream ``path`` with up to ``parallel`` range requests in flight.
 
-        The first block is asked for before the size is known: a file smaller
-        than ``chunk_size`` is read with one request.
+        The file is opened and its first block asked for in one chain, before
+        the size is known: a file smaller than ``chunk_size`` wakes the event
+        loop once.
 
         Raises:
             PFNNotFound: the file does not exist.
@@ -299,24 +303,22 @@ class XRootDSE:
         if offset < 0 or (length is not None and length < 0):
             raise InvalidArgument(f"invalid range offset={offset} length={length}")
         norm = self._norm(path)
-        handle = await self._open(norm, "read")
         stop = None if length is None else offset + length
+        want = self.chunk_size if stop is None else min(self.chunk_size, stop - offset)
+        handle = _xrd.new_file()
+        async with self._errors(norm, "read"):
+            data, end = await self._read_head(handle, norm, offset, want, stop)
+        if end <= offset + len(data):
+            if handle.is_open():  # a full block that was the whole file
+                self._close_soon(handle)
+            if data:
+                yield data
+            return
+        pos = offset + len(data)
         pending: list[_xrd.Request] = []
         try:
             async with self._errors(norm, "read"):
-                want = self.chunk_size if stop is None else min(self.chunk_size, stop - offset)
-                if want <= 0:
-                    return
-                data: bytes = await _xrd.call(handle.read, offset, want, timeout=self.timeout)
-                pos = offset + len(data)
-                # A short read is the end of the file.
-                more = len(data) == want and (stop is None or pos < stop)
-                end = pos
-                if more:
-                    size = await self._size(handle)
-                    end = size if stop is None else min(size, stop)
-                if data:
-                    yield data
+                yield data
                 while pos < end or pending:
                     while pos < end and len(pending) < self.parallel:
                         n = min(self.chunk_size, end - pos)
@@ -329,6 +331,52 @@ class XRootDSE:
         finally:
             await self._release(handle, pending)
 
+    async def _read_head(
+        self, handle: Any, norm: str, offset: int, want: int, stop: int | None
+    ) -> tuple[bytes, int]:
+        """Open ``handle`` and read its first block: ``(data, end)``.
+
+        ``end`` is where the reading ends. Unless a full block was read that
+        may not be the end, the client's thread starts closing ``handle``
+        (without waiting, see :meth:`close`) as soon as the answer arrives.
+        """
+        steps = [_xrd.Step(handle.open, (self._file_url(norm), OpenFlags.READ))]
+        if want:
+            steps.append(_xrd.Step(handle.read, (offset, want)))
+        # A short read is the end of the file; a full one may not be.
+        final = not want or (stop is not None and offset + want >= stop)
+
+        def close_unless_more(end: _xrd.ChainEnd) -> None:
+            if end.completed < len(steps) or final or len(end.response) < want:
+                self._close_soon(handle)
+
+        chain = _xrd.Chain(steps, self.timeout, close_unless_more).start()
+        try:
+            end = await asyncio.shield(chain.done)
+        except asyncio.CancelledError:
+            chain.stop = True
+            chain.done.add_done_callback(lambda _: self._close_soon(handle))
+            raise
+        if end.error is not None:
+            raise end.error
+        data: bytes = end.response if want else b""
+        pos = offset + len(data)
+        if not final and len(data) == want:
+            try:
+                size = await self._size(handle)
+            except BaseException:
+                self._close_soon(handle)
+                raise
+            pos = max(pos, size if stop is None else min(size, stop))
+        return data, pos
+
+    def _close_soon(self, handle: Any) -> None:
+        """Close a file that was read, without waiting (:meth:`close` waits); any thread."""
+        done = _xrd.start_close(handle, self.timeout)
+        if done is not None:
+            self._closing_sync.add(done)
+            done.add_done_callback(self._closing_sync.discard)
+
     async def read_range(self, path: str, offset: int, length: int) -> bytes:
         """Return up to ``length`` bytes of ``path`` from ``offset``.
 
@@ -340,11 +388,14 @@ class XRootDSE:
         if offset < 0 or length < 0:
             raise InvalidArgument(f"invalid range offset={offset} length={length}")
         norm = self._norm(path)
-        handle = await self._open(norm, "read")
+        handle = _xrd.new_file()
         try:
-            if length == 0:
-                return b""
             async with self._errors(norm, "read"):
+                await _xrd.call(
+                    handle.open, self._file_url(norm), OpenFlags.READ, timeout=self.timeout
+                )
+                if length == 0:
+                    return b""
                 size = await self._size(handle)
                 n = max(0, min(length, size - offset))
                 if n == 0:
@@ -352,7 +403,12 @@ class XRootDSE:
                 data: bytes = await _xrd.call(handle.read, offset, n, timeout=self.timeout)
                 return data
         finally:
-            await self._release(handle, [])
+            self._close_soon(handle)
+
+    async def _size(self, handle: Any) -> int:
+        # Answered from the open's own reply (kXR_retstat): no round trip.
+        stat = await _xrd.call(handle.stat, timeout=self.timeout)
+        return int(stat.size)
 
     # ------------------------------------------------------------ writing
 
@@ -367,6 +423,9 @@ class XRootDSE:
     ) -> FileInfo:
         """Write ``src`` to a temporary name next to ``path``, then move it into place.
 
+        A stream that ends within ``chunk_size`` bytes is sent as one chain of
+        requests (open, write, close, mv); a longer one is streamed.
+
         Raises:
             AlreadyExists: ``path`` exists and ``overwrite`` is false.
             IsADirectory: ``path`` is a directory.
@@ -377,15 +436,39 @@ class XRootDSE:
         cb = callback or DEFAULT_CALLBACK
         if size is not None:
             cb.set_size(size)
-        tmp = temp_path(norm)
-        writer = _Writer(_xrd.new_file(), self.chunk_size, self.parallel, self.timeout)
         async with self._errors(norm, "put"):
             if norm == "/":
                 raise IsADirectory(f"put {self.pfn(norm)}: is the SE root")
-            if not overwrite and (size is None or size > self.chunk_size):
+            if not overwrite and size is not None and size > self.chunk_size:
                 # Fail before sending a large file; small ones are only checked
                 # at the commit, which must look anyway (mv replaces).
                 await self._check_target(norm)
+        stream = aiter(src)
+        head, total, ended = await read_head(
+            stream, self.chunk_size, size=size, pfn=self._pfn(norm), callback=cb
+        )
+        if ended:
+            async with self._errors(norm, "put"):
+                await self._put_small(b"".join(head), norm, overwrite)
+            return FileInfo(path=norm, size=total)
+        if not overwrite and size is None:
+            async with self._errors(norm, "put"):
+                await self._check_target(norm)
+        return await self._put_stream(stream, head, norm, size, overwrite, cb)
+
+    async def _put_stream(
+        self,
+        stream: AsyncIterator[bytes],
+        head: list[bytes],
+        norm: str,
+        size: int | None,
+        overwrite: bool,
+        cb: Callback,
+    ) -> FileInfo:
+        """Stream a large file: open the temporary name, write in parallel, close, mv."""
+        tmp = temp_path(norm)
+        writer = _Writer(_xrd.new_file(), self.chunk_size, self.parallel, self.timeout)
+        async with self._errors(norm, "put"):
             await _xrd.call(
                 writer.handle.open,
                 self._file_url(tmp),
@@ -394,7 +477,7 @@ class XRootDSE:
                 timeout=self.timeout,
             )
         try:
-            total = await self._pump(src, writer, size, norm, cb)
+            total = await self._pump(stream, head, writer, size, norm, cb)
             async with self._errors(norm, "put"):
                 await writer.close()
                 await self._commit(tmp, norm, overwrite)
@@ -403,18 +486,79 @@ class XRootDSE:
             raise
         return FileInfo(path=norm, size=total)
 
+    async def _put_small(self, data: bytes, norm: str, overwrite: bool) -> None:
+        """Send a whole small file as one :class:`~dfc.se._xrd.Chain`: one loop wakeup.
+
+        Open a temporary name, write, close, (without ``overwrite``, stat the
+        target, which must be missing), mv. A cancelled caller stops the chain
+        before its next request, and what was done is undone.
+        """
+        tmp = temp_path(norm)
+        handle = _xrd.new_file()
+        steps = [
+            _xrd.Step(
+                handle.open, (self._file_url(tmp), OpenFlags.NEW | OpenFlags.MAKEPATH, _FILE_MODE)
+            )
+        ]
+        if data:
+            steps.append(_xrd.Step(handle.write, (data, 0, len(data))))
+        steps.append(_xrd.Step(handle.close))
+        if not overwrite:
+            # XRootD's mv replaces an existing file: check first (a narrow race).
+            steps.append(_xrd.Step(self._fs.stat, (self._fspath(norm),), until_missing=True))
+        steps.append(_xrd.Step(self._fs.mv, (self._fspath(tmp), self._fspath(norm))))
+        chain = _xrd.Chain(steps, self.timeout).start()
+        try:
+            end = await asyncio.shield(chain.done)
+        except asyncio.CancelledError:
+            chain.stop = True
+            await asyncio.shield(self._settle_small(chain, len(steps), handle, tmp, norm))
+            raise
+        if end.completed == len(steps):
+            return
+        await asyncio.shield(self._abort_small(handle, tmp, end.completed))
+        if end.error is not None:
+            raise end.error
+        raise self._target_error(norm, end.response)
+
+    async def _settle_small(
+        self, chain: _xrd.Chain, steps: int, handle: Any, tmp: str, norm: str
+    ) -> None:
+        """After a cancellation: wait for the chain, then leave nothing behind."""
+        end = await chain.done
+        if end.completed < steps:
+            await self._abort_small(handle, tmp, end.completed)
+            return
+        # The move went through before the chain saw the stop: undo the put.
+        try:
+            await _xrd.call(self._fs.rm, self._fspath(norm), timeout=self.timeout)
+        except XRootDFailure as exc:
+            log.warning(
+                "%s: could not remove the cancelled put %s: %s", self.name, self.pfn(norm), exc
+            )
+
+    async def _abort_small(self, handle: Any, tmp: str, completed: int) -> None:
+        """Drop a small upload whose chain ended after ``completed`` steps."""
+        if completed == 0:  # the open failed: nothing was created
+            return
+        writer = _Writer(handle, self.chunk_size, self.parallel, self.timeout)
+        await self._abort(writer, tmp)
+
+    def _target_error(self, norm: str, stat: Any) -> DFCError:
+        if stat.flags & StatInfoFlags.IS_DIR:
+            return IsADirectory(f"put {self.pfn(norm)}: is a directory")
+        return AlreadyExists(f"put {self.pfn(norm)}: file exists")
+
     async def _check_target(self, norm: str) -> None:
         """Refuse to put onto an existing file or directory (the no-overwrite case)."""
         stat = await self._exists(norm)
-        if stat is None:
-            return
-        if stat.flags & StatInfoFlags.IS_DIR:
-            raise IsADirectory(f"put {self.pfn(norm)}: is a directory")
-        raise AlreadyExists(f"put {self.pfn(norm)}: file exists")
+        if stat is not None:
+            raise self._target_error(norm, stat)
 
     async def _pump(
         self,
-        src: AsyncIterable[bytes],
+        src: AsyncIterator[bytes],
+        head: list[bytes],
         writer: _Writer,
         size: int | None,
         norm: str,
@@ -425,7 +569,13 @@ class XRootDSE:
                 await writer.write(data)
 
         return await pump(
-            src, write, size=size, chunk_size=self.chunk_size, pfn=self.pfn(norm), callback=cb
+            src,
+            write,
+            size=size,
+            chunk_size=self.chunk_size,
+            pfn=self.pfn(norm),
+            callback=cb,
+            head=head,
         )
 
     async def _commit(self, tmp: str, norm: str, overwrite: bool) -> None:
@@ -573,15 +723,15 @@ class XRootDSE:
         """Wait for the closes of read files still in flight (the client owns the connections)."""
         loop = asyncio.get_running_loop()
         # Requests started on another (maybe finished) event loop cannot be awaited here.
-        mine = [f for f in self._closing if f.get_loop() is loop]
+        mine: list[asyncio.Future[Any]] = [f for f in self._closing if f.get_loop() is loop]
         self._closing.clear()
+        mine += [asyncio.wrap_future(f) for f in list(self._closing_sync)]
+        self._closing_sync.clear()
         if mine:
             await asyncio.wait(mine)
 
 
-def _is_missing(exc: XRootDFailure) -> bool:
-    """True when ``exc`` says the path does not exist."""
-    return isinstance(translate_exception(exc, ""), NotFound)
+_is_missing = _xrd.is_missing
 
 
 class _Writer:

@@ -27,7 +27,7 @@ from dfc.errors import (
     StorageError,
 )
 from dfc.models import SEInfo
-from dfc.se import StorageElement, SupportsChecksum, SupportsCopy, open_se
+from dfc.se import StorageElement, SupportsChecksum, SupportsCopy, _xrd, open_se
 from dfc.se._errors import XRootDFailure, translate_exception
 from dfc.se.testing import (
     SEConformance,
@@ -187,8 +187,10 @@ async def test_put_onto_a_directory_is_refused_at_the_commit(xrd_se):
     for overwrite in (True, False):
         with pytest.raises(IsADirectory):
             await xrd_se.put(stream(b"x" * 10), "/pd/dir", size=10, overwrite=overwrite)
-    with pytest.raises(IsADirectory):  # unknown size: checked before the upload
+    with pytest.raises(IsADirectory):  # unknown size, but small: also at the commit
         await xrd_se.put(stream(b"x" * 10), "/pd/dir")
+    with pytest.raises(IsADirectory):  # large, unknown size: after the first block
+        await xrd_se.put(stream(b"x" * (2 * MiB), MiB), "/pd/dir")
     await assert_nothing_left(xrd_se, "/pd")
     assert await read_all(xrd_se, "/pd/dir/inner") == b"in"
 
@@ -228,16 +230,76 @@ async def test_rename_makes_missing_parents_itself(xrd_se, monkeypatch):
 async def test_reads_close_their_files(xrd_se):
     """Reads do not wait for their closes; closing the SE waits for them."""
     data = os.urandom(3 * MiB + 1)
+    block = os.urandom(MiB)  # one full block: only the size tells it is the end
     await xrd_se.put(stream(data, MiB), "/rd/f", size=len(data))
     await xrd_se.put(stream(b"tiny"), "/rd/tiny", size=4)
+    await xrd_se.put(stream(block), "/rd/block")
     for _ in range(5):
         assert await read_all(xrd_se, "/rd/f") == data
         assert await read_all(xrd_se, "/rd/tiny") == b"tiny"
+        assert await read_all(xrd_se, "/rd/block") == block
+        assert await read_all(xrd_se, "/rd/block", MiB - 1) == block[-1:]
         assert await read_all(xrd_se, "/rd/f", MiB - 1, MiB + 2) == data[MiB - 1 : 2 * MiB + 1]
         assert await read_all(xrd_se, "/rd/tiny", 1, 2) == b"in"
         assert await xrd_se.read_range("/rd/tiny", 2, 10) == b"ny"
     await xrd_se.close()
     assert not xrd_se._closing
+
+
+@pytest.mark.parametrize("when", ["started", "finished"])
+@pytest.mark.parametrize("overwrite", [False, True])
+async def test_cancelled_small_put_leaves_nothing(xrd_se, monkeypatch, when, overwrite):
+    """A small put is one chain of requests; a cancelled caller never finds its file.
+
+    Cancelled while the chain runs, it stops before its next request and the
+    temporary file is removed; cancelled after the move went through (before
+    the caller resumed), the put is undone.
+    """
+    real_start = _xrd.Chain.start
+    task: asyncio.Task[object] | None = None
+
+    def start_and_cancel(chain):
+        real_start(chain)
+        assert task is not None
+        if when == "started":
+            task.cancel()
+        else:
+            chain.done.add_done_callback(lambda _: task.cancel())
+        return chain
+
+    monkeypatch.setattr(_xrd.Chain, "start", start_and_cancel)
+    await xrd_se.mkdir("/cx")
+    task = asyncio.create_task(xrd_se.put(stream(b"x" * 5000), "/cx/f", overwrite=overwrite))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    monkeypatch.undo()
+    await assert_nothing_left(xrd_se, "/cx", "f")
+    with pytest.raises(PFNNotFound):
+        await xrd_se.stat("/cx/f")
+
+
+async def test_cancelled_read_closes_its_file(xrd_se, monkeypatch):
+    """A read cancelled while its first chain runs still closes the file."""
+    data = os.urandom(2 * MiB)
+    await xrd_se.put(stream(data, MiB), "/cr/f", size=len(data))
+    real_start = _xrd.Chain.start
+    task: asyncio.Task[bytes] | None = None
+
+    def start_and_cancel(chain):
+        real_start(chain)
+        assert task is not None
+        chain.done.add_done_callback(lambda _: task.cancel())
+        return chain
+
+    monkeypatch.setattr(_xrd.Chain, "start", start_and_cancel)
+    task = asyncio.create_task(read_all(xrd_se, "/cr/f"))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    monkeypatch.undo()
+    await asyncio.sleep(0)  # the close starts once the chain has ended
+    await xrd_se.close()
+    assert not xrd_se._closing_sync
+    assert await read_all(xrd_se, "/cr/f") == data
 
 
 async def test_errors(xrd_se):
