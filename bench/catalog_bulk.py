@@ -13,6 +13,7 @@ one ``replicas()`` call for 100k LFNs, each against the equivalent raw SQL.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import sqlite3
 import tempfile
@@ -41,6 +42,7 @@ class Timer:
         CPU.setdefault(side, 0.0)
 
     def __enter__(self) -> Timer:
+        gc.collect()  # each side starts with no garbage of the other's pending (not timed)
         self._t0, self._c0 = time.perf_counter(), time.process_time()
         return self
 
@@ -193,6 +195,7 @@ def bench_replicas(cat: Catalog, n: int, ndirs: int, count: int) -> tuple[float,
     t_dfc = timer.wall
     assert res.ok
     assert len(res.succeeded) == len(lfns)
+    del res  # the raw side must not run in a heap holding dfc's answer
     con = sqlite3.connect(Path(cat.engine.url.database or ""))
     timer = Timer("replicas raw")
     timer.__enter__()

@@ -27,8 +27,8 @@ Decoding never imports anything and constructs only the dataclasses it is allowe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import gc
 import json
 import sys
 from datetime import datetime
@@ -36,6 +36,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from dfc import errors as _errors
+from dfc._gc import gc_paused
 from dfc.errors import DFCError, InvalidArgument
 from dfc.models import BulkResult, Entry, FileInfo, FileRecord, Replica, SEInfo
 
@@ -414,18 +415,14 @@ def loads(text: bytes | str, *, allowed: Collection[type] | None = None) -> Any:
     # A large answer (a bulk lookup) makes tens of thousands of objects that all live
     # on: the cyclic collector would scan the whole heap again and again for nothing
     # (the values hold no cycles; reference counting frees them), so it waits.
-    pause = len(text) >= _GC_PAUSE and gc.isenabled()
-    if pause:
-        gc.disable()
+    pause = gc_paused() if len(text) >= _GC_PAUSE else contextlib.nullcontext()
     try:
-        return json.loads(text, object_hook=_hook(allowed), parse_constant=_reject_constant)
+        with pause:
+            return json.loads(text, object_hook=_hook(allowed), parse_constant=_reject_constant)
     except InvalidArgument:
         raise
     except (ValueError, RecursionError) as exc:
         raise InvalidArgument(f"malformed JSON: {str(exc)[:200]}") from None
-    finally:
-        if pause:
-            gc.enable()
 
 
 def dumps(value: Any) -> bytes:

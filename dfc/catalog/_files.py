@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dfc import lfn as _lfn
+from dfc._gc import gc_paused
 from dfc.catalog._base import CHUNK, chunks, marks
 from dfc.catalog._usage import LOGICAL, Deltas, UsageMixin
 from dfc.checksum import normalize_adler32, normalize_xxh3
@@ -173,6 +174,7 @@ def _independent(records: Sequence[FileRecord]) -> bool:
 class FilesMixin(UsageMixin):
     """Files: add (idempotent, bulk) and remove; usage counters follow."""
 
+    @gc_paused()  # a bulk answer makes no reference cycles (dfc._gc)
     def add_files(
         self,
         records: Sequence[FileRecord],

@@ -6,6 +6,7 @@ import heapq
 from typing import TYPE_CHECKING, Any
 
 from dfc import lfn as _lfn
+from dfc._gc import gc_paused
 from dfc.catalog._base import (
     DIR_COLS,
     F_NAME,
@@ -192,6 +193,7 @@ class NamespaceMixin(TxBase):
             self._touch_dirs(parents, db_now)
 
     # ------------------------------------------------------------ lookups
+    @gc_paused()  # a bulk answer makes no reference cycles (dfc._gc)
     def stat(self, lfns: Sequence[str], *, with_replicas: bool = True) -> BulkResult[Entry]:
         """Return the entry of each LFN; files come with their replicas unless not wanted.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dfc._gc import gc_paused
 from dfc.catalog._base import chunks, new_replica, values
 from dfc.catalog._files import REPLICA_STATUSES, FilesMixin, resolve_replica_path
 from dfc.catalog._usage import Deltas
@@ -174,6 +175,7 @@ class ReplicasMixin(FilesMixin):
                     result.succeeded[lfn] = None
         return result
 
+    @gc_paused()  # a bulk answer makes no reference cycles (dfc._gc)
     def replicas(self, lfns: Sequence[str]) -> BulkResult[list[Replica]]:
         """Return every replica of each file (PFN filled), sorted by SE name.
 

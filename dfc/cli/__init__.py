@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     ``argv`` defaults to the process's arguments: then the process ends with the
     command (the console script, ``python -m dfc``).
     """
-    from dfc.cli._startup import freeze_for_exit, gc_paused
+    from dfc._gc import gc_paused
+    from dfc.cli._startup import freeze_for_exit
 
     args = sys.argv[1:] if argv is None else argv
     name = _command_name(args) or ""

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dfc._gc import gc_paused
 from dfc.cli._coerce import FastGroup
-from dfc.cli._startup import gc_paused
 
 if TYPE_CHECKING:
     from dfc import DFC
