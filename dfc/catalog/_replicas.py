@@ -190,15 +190,14 @@ class ReplicasMixin(FilesMixin):
         ses = {se_id: (name, url.rstrip("/")) for name, (se_id, url) in self._se_ids().items()}
         dir_ids: dict[str, int] = {}
         found: dict[str, list[Replica]] = {}
-        unsorted: list[list[Replica]] = []  # replica lists not yet in SE-name order
         # Sorted keys walk the indexes in order: about twice as fast as random order.
         for part in chunks(sorted(set(lfns))):
-            unknown = {lfn.rpartition("/")[0] or "/" for lfn in part}.difference(dir_ids)
+            split = [lfn.rpartition("/") for lfn in part]
+            unknown = {head or "/" for head, _, _ in split}.difference(dir_ids)
             for path, row in self._dirs_by_path(unknown).items():
                 dir_ids[path] = row[0]
             params: list[Any] = []
-            for i, lfn in enumerate(part):
-                head, _, name = lfn.rpartition("/")
+            for i, (head, _, name) in enumerate(split):
                 dir_id = dir_ids.get(head or "/")
                 if dir_id is not None:
                     params += (i, dir_id, name)
@@ -227,17 +226,16 @@ class ReplicasMixin(FilesMixin):
                         prev = reps[-1].se if reps else ""
                 if se_id is not None:
                     se, base = ses[se_id]
-                    if se < prev:
-                        unsorted.append(reps)
-                    prev = se
-                    reps.append(new_replica(Replica, (se, path, base + path, status)))
+                    rep = new_replica(Replica, (se, path, base + path, status))
+                    if se > prev:
+                        reps.append(rep)
+                        prev = se
+                    else:  # keep SE-name order (ids need not follow names; lists are short)
+                        at = len(reps)
+                        while at and reps[at - 1].se > se:
+                            at -= 1
+                        reps.insert(at, rep)
             if hits < len(part):
                 result.failed.update(self._absent([p for p in part if p not in found]))
-        for got in unsorted:
-            got.sort(key=_by_se)
         result.succeeded = {lfn: found[lfn] for lfn in lfns if lfn in found}
         return result
-
-
-def _by_se(rep: Replica) -> str:
-    return rep.se

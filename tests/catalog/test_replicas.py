@@ -14,7 +14,7 @@ from dfc.errors import (
     ReplicaNotFound,
     SENotFound,
 )
-from dfc.models import Replica
+from dfc.models import Replica, SEInfo
 from tests.catalog.helpers import GROUP, OWNER, add, mkdirs, rec
 
 if TYPE_CHECKING:
@@ -128,3 +128,22 @@ def test_pfn_joins_without_double_slash(tx: CatalogTx, url: str) -> None:
     tx.update_se("DISK", url=url)
     add(tx, rec("/x/y"))
     assert tx.replicas(["/x/y"]).succeeded["/x/y"][0].pfn == "file:///data/disk/x/y"
+
+
+def test_bulk_lookup_lists_replicas_by_se_name_whatever_the_se_ids(tx: CatalogTx) -> None:
+    # Registered after DISK and TAPE, so their ids run against name order.
+    for name in ("ZETA", "MIDDLE", "ALPHA"):
+        tx.add_se(SEInfo(name, f"file:///data/{name.lower()}/"))
+    add(
+        tx,
+        rec("/o/a", ses=("ZETA", "DISK", "ALPHA", "TAPE", "MIDDLE")),
+        rec("/o/b", ses=("MIDDLE",)),
+        rec("/o/c", ses=("TAPE", "ALPHA")),
+    )
+    got = tx.replicas(["/o/c", "/o/a", "/o/b"]).succeeded
+    assert list(got) == ["/o/c", "/o/a", "/o/b"]
+    assert {lfn: [r.se for r in reps] for lfn, reps in got.items()} == {
+        "/o/a": ["ALPHA", "DISK", "MIDDLE", "TAPE", "ZETA"],
+        "/o/b": ["MIDDLE"],
+        "/o/c": ["ALPHA", "TAPE"],
+    }
