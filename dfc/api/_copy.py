@@ -6,7 +6,6 @@ loaded on first use, so that namespace commands never import the storage layer.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from dfc.api._choose import order_replicas
@@ -97,18 +96,9 @@ async def replicate_one(
         except BaseException:
             await storage.remove_quietly(dest, path)
             raise
-        task = asyncio.ensure_future(register(entry.lfn, Replica(se=dest, path=path)))
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            try:
-                await task
-            except DFCError:
-                await storage.remove_quietly(dest, path)
-            raise
-        except DFCError:
-            await storage.remove_quietly(dest, path)
-            raise
+        await storage.register_or_remove(
+            dest, path, register(entry.lfn, Replica(se=dest, path=path))
+        )
         return ReplicateResult(entry.lfn, dest, rep.se, entry.size, bad_replicas=bad)
     reasons = "; ".join(f"{se}: {why}" for se, why in bad.items()) or "it has no replicas"
     raise NoReplicaAvailable(f"{entry.lfn}: no source replica could be copied ({reasons})")

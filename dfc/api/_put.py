@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import uuid
@@ -250,17 +249,4 @@ async def put_one(
     except BaseException:
         await storage.remove_quietly(se_name, path)
         raise
-    task = asyncio.ensure_future(register(record))
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        # The registration goes on in its thread: wait for its outcome so that
-        # the SE ends up holding exactly what the catalogue says.
-        try:
-            await task
-        except DFCError:
-            await storage.remove_quietly(se_name, path)
-        raise
-    except DFCError:
-        await storage.remove_quietly(se_name, path)
-        raise
+    return await storage.register_or_remove(se_name, path, register(record))

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from dfc.errors import NotFound, SEBanned, SENotFound
+from dfc.errors import DFCError, NotFound, SEBanned, SENotFound
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Mapping
 
     from dfc.config import Settings
     from dfc.models import SEInfo
     from dfc.se import StorageElement
 
 __all__ = ["Storage"]
+
+T = TypeVar("T")
 
 
 class Storage:
@@ -77,6 +80,31 @@ class Storage:
         """
         with contextlib.suppress(NotFound):
             await self.get(name).rm(path)
+
+    async def register_or_remove(self, name: str, path: str, register: Awaitable[T]) -> T:
+        """Await ``register`` (the catalogue entry of ``path`` on SE ``name``).
+
+        If it fails, the copy is removed. A cancelled caller does not cut the
+        registration short: it goes on in its thread and is waited for, so that
+        the SE ends up holding exactly what the catalogue says.
+
+        Raises:
+            DFCError: the registration failed (the copy was removed).
+            asyncio.CancelledError: the caller was cancelled (once the
+                registration had ended).
+        """
+        task = asyncio.ensure_future(register)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            try:
+                await task
+            except DFCError:
+                await self.remove_quietly(name, path)
+            raise
+        except DFCError:
+            await self.remove_quietly(name, path)
+            raise
 
     async def aclose(self) -> None:
         """Close every client opened so far."""
