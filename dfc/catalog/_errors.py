@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import exc as sa_exc
 
-from dfc.errors import AlreadyExists, CatalogError, CatalogUnavailable, DFCError
+from dfc.errors import AlreadyExists, CatalogError, CatalogUnavailable, DFCError, InvalidLFN
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -30,6 +30,8 @@ _UNAVAILABLE = (
     "could not serialize access",
 )
 _NOT_INITIALISED = ("no such table", "does not exist")
+#: PostgreSQL's SQLSTATE program_limit_exceeded: an index entry over ~2,700 bytes.
+_LIMIT_EXCEEDED = "54000"
 
 
 def _first_line(exc: sa_exc.SQLAlchemyError) -> str:
@@ -43,6 +45,15 @@ def _map(exc: sa_exc.SQLAlchemyError) -> DFCError:
     low = detail.lower()
     if isinstance(exc, sa_exc.IntegrityError):
         return AlreadyExists(f"catalogue constraint violated: {detail}")
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) == _LIMIT_EXCEEDED and (
+        "index row size" in low
+    ):
+        # A valid LFN (<= 4,096 bytes) whose directory path exceeds what a
+        # PostgreSQL B-tree index entry holds.
+        return InvalidLFN(
+            "path too long for a PostgreSQL catalogue: its directory path index holds "
+            f"about 2,700 bytes (SQLite: the full 4,096) ({detail})"
+        )
     unavailable = any(s in low for s in _UNAVAILABLE) or getattr(
         exc, "connection_invalidated", False
     )
@@ -62,6 +73,7 @@ def translate() -> Iterator[None]:
 
     Raises:
         AlreadyExists: a uniqueness or foreign-key constraint was violated.
+        InvalidLFN: a path too long for PostgreSQL's path index.
         CatalogUnavailable: the database is locked, down or unreachable.
         CatalogError: any other database failure.
     """
