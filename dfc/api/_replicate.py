@@ -69,19 +69,10 @@ class ReplicateMixin(TransferMixin):
         """
         result: BulkResult[ReplicateResult] = BulkResult()
         valid = validate_all(lfns, result)
-        if self.settings.catalog_url.startswith("https://"):
-            # A catalogue server's clients have no queue database: copy directly.
-            result.merge(
-                self._replicate_direct(
-                    valid, to, source=source, recursive=recursive, callback=callback
-                )
-            )
-        else:
-            result.merge(
-                self._replicate_queued(
-                    valid, to, source=source, recursive=recursive, callback=callback
-                )
-            )
+        # A catalogue server's clients have no queue database: they copy directly.
+        remote = self.settings.catalog_url.startswith("https://")
+        copy = self._replicate_direct if remote else self._replicate_queued
+        result.merge(copy(valid, to, source=source, recursive=recursive, callback=callback))
         reorder(result, lfns)
         return result
 
@@ -98,6 +89,8 @@ class ReplicateMixin(TransferMixin):
 
         ``lfns`` are valid LFNs (:meth:`replicate` checked them).
         """
+        from dfc.api._copy import replicate_one  # the storage layer loads on first use
+
         result: BulkResult[ReplicateResult] = BulkResult()
         with self._reader() as tx:
             infos = {s.name: s for s in tx.list_ses()}
@@ -124,8 +117,6 @@ class ReplicateMixin(TransferMixin):
 
             async def register(lfn: str, replica: Replica) -> None:
                 await executor(register_sync, lfn, replica)
-
-            from dfc.api._copy import replicate_one
 
             async def one(entry: Entry) -> None:
                 async with limit:

@@ -14,6 +14,25 @@ if TYPE_CHECKING:
 __all__ = ["pump", "read_head"]
 
 
+def _counted(chunk: bytes, total: int, size: int | None, pfn: str, callback: Callback) -> int:
+    """``total`` with ``chunk`` counted, checked against ``size`` and reported.
+
+    Raises:
+        SizeMismatch: the stream is now longer than ``size``.
+    """
+    total += len(chunk)
+    if size is not None and total > size:
+        raise SizeMismatch(f"put {pfn}: stream longer than the expected {size} bytes")
+    callback.relative_update(len(chunk))
+    return total
+
+
+def _check_ended(total: int, size: int | None, pfn: str) -> None:
+    """Raise SizeMismatch if a stream of ``total`` bytes was to have ``size``."""
+    if size is not None and total != size:
+        raise SizeMismatch(f"put {pfn}: stream had {total} bytes, expected {size}")
+
+
 async def read_head(
     src: AsyncIterator[bytes], limit: int, *, size: int | None, pfn: str, callback: Callback
 ) -> tuple[list[bytes], int, bool]:
@@ -34,19 +53,14 @@ async def read_head(
         try:
             chunk = await anext(src)
         except StopAsyncIteration:
-            if size is not None and total != size:
-                raise SizeMismatch(
-                    f"put {pfn}: stream had {total} bytes, expected {size}"
-                ) from None
-            return chunks, total, True
-        if not chunk:
-            continue
-        total += len(chunk)
-        if size is not None and total > size:
-            raise SizeMismatch(f"put {pfn}: stream longer than the expected {size} bytes")
-        chunks.append(bytes(chunk))
-        callback.relative_update(len(chunk))
-    return chunks, total, False
+            break
+        if chunk:
+            total = _counted(chunk, total, size, pfn, callback)
+            chunks.append(bytes(chunk))
+    else:
+        return chunks, total, False
+    _check_ended(total, size, pfn)
+    return chunks, total, True
 
 
 async def pump(
@@ -78,17 +92,13 @@ async def pump(
     async for chunk in src:
         if not chunk:
             continue
-        total += len(chunk)
-        if size is not None and total > size:
-            raise SizeMismatch(f"put {pfn}: stream longer than the expected {size} bytes")
+        total = _counted(chunk, total, size, pfn, callback)
         batch.append(bytes(chunk))
         batched += len(chunk)
-        callback.relative_update(len(chunk))
         if batched >= chunk_size:
             await write(b"".join(batch))
             batch, batched = [], 0
     if batch:
         await write(b"".join(batch))
-    if size is not None and total != size:
-        raise SizeMismatch(f"put {pfn}: stream had {total} bytes, expected {size}")
+    _check_ended(total, size, pfn)
     return total

@@ -212,7 +212,7 @@ class XRootDSE:
         try:
             return await self._stat(norm)
         except XRootDFailure as exc:
-            if _is_missing(exc):
+            if _xrd.is_missing(exc):
                 return None
             raise
 
@@ -591,7 +591,7 @@ class XRootDSE:
         try:
             await _xrd.call(self._fs.rm, self._fspath(tmp), timeout=self.timeout)
         except XRootDFailure as exc:
-            if not _is_missing(exc):
+            if not _xrd.is_missing(exc):
                 log.warning(
                     "%s: could not remove the partial upload %s: %s",
                     self.name,
@@ -620,7 +620,7 @@ class XRootDSE:
             except XRootDFailure as exc:
                 # Missing source or missing destination directory? xrootd makes
                 # the parents itself, other servers (dCache, EOS) may not.
-                if not _is_missing(exc):
+                if not _xrd.is_missing(exc):
                     raise
                 await self._stat(snorm)
                 await self._mkdir(parent(dnorm))
@@ -729,9 +729,6 @@ class XRootDSE:
         self._closing_sync.clear()
         if mine:
             await asyncio.wait(mine)
-
-
-_is_missing = _xrd.is_missing
 
 
 class _Writer:
