@@ -5,8 +5,9 @@ S3), then for each backend copies (a) one large file and (b) many small files up
 down, once through ``dfc.se.open_se`` and once with the native tool: ``xrdcp`` for
 root:// (``--parallel 8`` for the small files), Debian's ``rclone`` for WebDAV and S3
 (``--transfers 16`` for the small files, configured through environment variables).
-dfc copies the small files with ``asyncio.gather`` under a semaphore (``--concurrency``,
-by default what dfc's own commands use: ``transfer_concurrency`` of the settings); its
+dfc copies the small files with ``asyncio.gather`` under the copy limits its own commands
+use (:class:`dfc.api._slots.CopySlots` with the default settings: 8 files of 1 MiB or more,
+32 smaller ones in flight; ``--concurrency N`` sets both to N); its
 local file reads and writes run in worker threads, as the native tools do theirs off
 their main thread (creating a file on a busy disk costs milliseconds).
 Each case runs ``--rounds`` times, dfc and the peer alternating, each round onto new
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dfc.api._slots import SMALL_FILE, CopySlots
 from dfc.config import Settings
 from dfc.models import SEInfo
 from dfc.se import StorageElement, open_se
@@ -52,8 +54,16 @@ if TYPE_CHECKING:
 
 MiB = 1024 * 1024
 READ_CHUNK = 8 * MiB
-#: The copies dfc's own commands (put -r, get, replicate) keep in flight by default.
-DFC_CONCURRENCY = Settings.__dataclass_fields__["transfer_concurrency"].default
+
+
+def _default(name: str) -> int:
+    value = Settings.__dataclass_fields__[name].default
+    assert isinstance(value, int)
+    return value
+
+
+#: The copies dfc's own commands (put, get) keep in flight: (large files, small files).
+DFC_LIMITS = (_default("transfer_concurrency"), _default("small_file_concurrency"))
 BUCKET = "dfc-bench"
 
 
@@ -129,27 +139,19 @@ async def dfc_get(se: StorageElement, path: str, dst: Path) -> None:
             f.close()
 
 
-async def dfc_many(
-    se: StorageElement,
-    names: list[str],
-    src: Path,
-    dst: Path,
-    *,
-    put: bool,
-    concurrency: int,
-    remote: str = "/small",
-) -> None:
-    """Copy every file in ``names`` up (``put``) or down, ``concurrency`` at a time."""
-    sem = asyncio.Semaphore(concurrency)
+async def dfc_many(se: StorageElement, c: Case, dst: Path, *, put: bool, remote: str) -> None:
+    """Copy every small file of ``c`` up (``put``, from ``c.small``) or down (to ``dst``),
+    as many at a time as dfc's commands would with ``c.limits`` (large, small)."""
+    slots = CopySlots(*c.limits)
 
     async def one(name: str) -> None:
-        async with sem:
+        async with slots.hold(c.file_size):
             if put:
-                await dfc_put(se, src / name, f"{remote}/{name}")
+                await dfc_put(se, c.small / name, f"{remote}/{name}")
             else:
                 await dfc_get(se, f"{remote}/{name}", dst / name)
 
-    await asyncio.gather(*(one(n) for n in names))
+    await asyncio.gather(*(one(n) for n in c.names))
 
 
 def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
@@ -275,7 +277,8 @@ class Case:
     large: Path
     small: Path
     names: list[str]
-    concurrency: int
+    file_size: int
+    limits: tuple[int, int]
     rounds: int
 
 
@@ -340,20 +343,10 @@ async def bench_backend(b: Backend, c: Case) -> list[Row]:
         )
 
         def put_many(tag: str) -> Any:
-            return dfc_many(
-                se,
-                c.names,
-                c.small,
-                dl,
-                put=True,
-                concurrency=c.concurrency,
-                remote=f"/{tag}/small",
-            )
+            return dfc_many(se, c, dl, put=True, remote=f"/{tag}/small")
 
         async def get_many(tag: str) -> None:
-            await dfc_many(
-                se, c.names, c.small, dl, put=False, concurrency=c.concurrency, remote="/r0/small"
-            )
+            await dfc_many(se, c, dl, put=False, remote="/r0/small")
             if (got := len(list(dl.iterdir()))) != n:
                 print(f"warning: {b.name} small get: dfc fetched {got} of {n}", file=sys.stderr)
 
@@ -418,8 +411,10 @@ def main() -> None:
     ap.add_argument(
         "--concurrency",
         type=int,
-        default=DFC_CONCURRENCY,
-        help=f"dfc small-file concurrency (default: dfc's own, {DFC_CONCURRENCY})",
+        default=None,
+        help="dfc's copies in flight (default: dfc's own limits, {} large / {} small files)".format(
+            *DFC_LIMITS
+        ),
     )
     ap.add_argument("--backends", default="root,webdav,s3")
     ap.add_argument("--rounds", type=int, default=3, help="best of this many runs per case")
@@ -430,16 +425,24 @@ def main() -> None:
     rows: list[Row] = []
     try:
         large, names = make_data(work, args.size_mib, args.files, args.file_kib)
+        limits = DFC_LIMITS if args.concurrency is None else (args.concurrency,) * 2
+        in_flight = max(limits) if args.file_kib * 1024 < SMALL_FILE else limits[0]
         print(
             f"large file {args.size_mib} MiB, {args.files} x {args.file_kib} KiB files, "
-            f"dfc concurrency {args.concurrency}, best of {args.rounds} rounds",
+            f"dfc copies {in_flight} small files at once, best of {args.rounds} rounds",
             flush=True,
         )
         for name in args.backends.split(","):
             backend = start_backend(name)
             try:
                 case = Case(
-                    work, large, work / "small", names, args.concurrency, max(1, args.rounds)
+                    work,
+                    large,
+                    work / "small",
+                    names,
+                    args.file_kib * 1024,
+                    limits,
+                    max(1, args.rounds),
                 )
                 rows += asyncio.run(bench_backend(backend, case))
             except subprocess.CalledProcessError as exc:

@@ -69,6 +69,10 @@ class Settings:
     """Everything dfc needs to know about its environment.
 
     Build it with :meth:`load`; pass it down explicitly (there are no globals).
+    ``transfer_concurrency`` (``[transfers] concurrency``) is how many files of
+    1 MiB or more a command copies at once; ``small_file_concurrency``
+    (``[transfers] small_file_concurrency``) how many copies in all when the
+    files are smaller (their copies mostly wait for round trips).
     """
 
     config_file: Path
@@ -79,6 +83,7 @@ class Settings:
     group: str = "nobody"
     se_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     transfer_concurrency: int = 8
+    small_file_concurrency: int = 32
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -121,13 +126,10 @@ class Settings:
         ses = raw.get("se", {})
         if not isinstance(ses, dict) or not all(isinstance(v, dict) for v in ses.values()):
             raise ConfigError(f"{path}: [se.NAME] sections must be tables")
-        conc = (
-            raw.get("transfers", {}).get("concurrency", 8)
-            if isinstance(raw.get("transfers"), dict)
-            else 8
-        )
-        if not isinstance(conc, int) or conc < 1:
-            raise ConfigError(f"{path}: transfers.concurrency must be a positive integer")
+        transfers = raw.get("transfers", {})
+        transfers = transfers if isinstance(transfers, dict) else {}
+        conc = _positive(transfers, "concurrency", 8, path)
+        small = _positive(transfers, "small_file_concurrency", 32, path)
         return cls(
             config_file=path,
             data_dir=data,
@@ -137,8 +139,16 @@ class Settings:
             group=group,
             se_options=MappingProxyType({k: MappingProxyType(v) for k, v in ses.items()}),
             transfer_concurrency=conc,
+            small_file_concurrency=small,
             raw=MappingProxyType(raw),
         )
+
+
+def _positive(raw: Mapping[str, Any], key: str, default: int, path: Path) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{path}: transfers.{key} must be a positive integer")
+    return value
 
 
 def _str(raw: Mapping[str, Any], key: str, path: Path) -> str:

@@ -224,11 +224,16 @@ def expand_patterns(patterns: Iterable[str], cwd: Path) -> tuple[list[Path], lis
 
 
 def _with_concurrency(dfc: DFC, parallel: int | None) -> DFC:
-    if parallel is None or parallel == dfc.settings.transfer_concurrency:
+    if parallel is None:
         return dfc
     if parallel < 1:
         raise StagingError(f"--parallel must be at least 1, got {parallel}")
-    return DFC(dataclasses.replace(dfc.settings, transfer_concurrency=parallel))
+    # An explicit limit holds for every copy, small files included.
+    return DFC(
+        dataclasses.replace(
+            dfc.settings, transfer_concurrency=parallel, small_file_concurrency=parallel
+        )
+    )
 
 
 # ---------------------------------------------------------------------- stage-in

@@ -25,6 +25,7 @@ from dfc.api._read import ReadMixin
 from dfc.api._remove import RemoveMixin
 from dfc.api._replicate import ReplicateMixin
 from dfc.api._ses import SEMixin
+from dfc.api._slots import CopySlots
 from dfc.api._storage import Storage
 from dfc.api._transfers import TransferMixin
 from dfc.auth.identity import Identity
@@ -335,7 +336,7 @@ class DFC(
         async def run() -> None:
             storage = Storage(self.settings, storage_infos)
             executor = _sync.CatalogExecutor()
-            limit = asyncio.Semaphore(self.settings.transfer_concurrency)
+            slots = CopySlots.from_settings(self.settings)
             owner, group = self._owner()
 
             def register_sync(record: FileRecord) -> Entry:
@@ -350,7 +351,7 @@ class DFC(
 
             async def one(item_index: int) -> None:
                 item = plan.items[item_index]
-                async with limit:
+                async with slots.hold(item.size):
                     try:
                         entry = await put_one(
                             item, storage, target, register, old.get(item.lfn), callback
@@ -425,10 +426,10 @@ class DFC(
 
         async def run() -> None:
             storage = Storage(self.settings, infos)
-            limit = asyncio.Semaphore(self.settings.transfer_concurrency)
+            slots = CopySlots.from_settings(self.settings)
 
             async def one(entry: Entry, target: Path) -> None:
-                async with limit:
+                async with slots.hold(entry.size):
                     try:
                         got = await get_one(
                             entry,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from dfc import _sync
 from dfc.api._bulk import reorder, validate_all
+from dfc.api._slots import CopySlots
 from dfc.api._storage import Storage
 from dfc.api._transfers import TransferMixin
 from dfc.errors import (
@@ -109,7 +110,7 @@ class ReplicateMixin(TransferMixin):
         async def run() -> None:
             storage = Storage(self.settings, infos)
             executor = _sync.CatalogExecutor()
-            limit = asyncio.Semaphore(self.settings.transfer_concurrency)
+            slots = CopySlots.from_settings(self.settings)
 
             def register_sync(lfn: str, replica: Replica) -> None:
                 with self._tx() as tx:
@@ -119,7 +120,7 @@ class ReplicateMixin(TransferMixin):
                 await executor(register_sync, lfn, replica)
 
             async def one(entry: Entry) -> None:
-                async with limit:
+                async with slots.hold(entry.size):
                     try:
                         done = await replicate_one(
                             entry, to, storage, register, source=source, callback=callback
