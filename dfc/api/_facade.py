@@ -17,6 +17,7 @@ from dfc import _sync
 from dfc import lfn as lfnmod
 from dfc.api._admin import AdminMixin
 from dfc.api._authz import Gate, Policy
+from dfc.api._batch import Batcher
 from dfc.api._bulk import reorder, validate_all
 from dfc.api._check import CheckMixin
 from dfc.api._guarded import ApiTx, GuardedTx
@@ -59,7 +60,8 @@ _CONFIG_TEMPLATE = """\
 # default_se = "IHEP-DISK"                         # where `dfc put` writes without --se
 #
 # [transfers]
-# concurrency = 8
+# concurrency = 8                                  # files (>= 1 MiB) copied at once
+# small_file_concurrency = 32                      # copies at once when files are smaller
 #
 # Per-SE local options (credentials stay here, never in the catalogue):
 # [se.CNAF-S3]
@@ -339,22 +341,22 @@ class DFC(
             slots = CopySlots.from_settings(self.settings)
             owner, group = self._owner()
 
-            def register_sync(record: FileRecord) -> Entry:
+            def register_batch(records: list[FileRecord]) -> list[Entry | Exception]:
                 with self._tx() as tx:
-                    tx.add_files(
-                        [record], owner=owner, group=group, overwrite=overwrite
-                    ).raise_first()
-                    return tx.lookup(record.lfn)
+                    added = tx.add_files(records, owner=owner, group=group, overwrite=overwrite)
+                    # Their entries, or no registration at all (the copies get removed).
+                    found = tx.stat([r.lfn for r in records if r.lfn in added.succeeded])
+                    found.raise_first()
+                return [added.failed.get(r.lfn) or found.succeeded[r.lfn] for r in records]
 
-            async def register(record: FileRecord) -> Entry:
-                return await executor(register_sync, record)
+            registrar = Batcher(executor, register_batch)
 
             async def one(item_index: int) -> None:
                 item = plan.items[item_index]
                 async with slots.hold(item.size):
                     try:
                         entry = await put_one(
-                            item, storage, target, register, old.get(item.lfn), callback
+                            item, storage, target, registrar.submit, old.get(item.lfn), callback
                         )
                     except DFCError as exc:
                         result.failed[item.lfn] = exc

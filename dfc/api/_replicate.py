@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, TypeVar
 
 from dfc import _sync
+from dfc.api._batch import Batcher
 from dfc.api._bulk import reorder, validate_all
 from dfc.api._slots import CopySlots
 from dfc.api._storage import Storage
@@ -17,7 +18,7 @@ from dfc.errors import (
 from dfc.models import BulkResult, Replica
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Sequence
     from contextlib import AbstractContextManager
 
     from dfc.api._guarded import ApiTx
@@ -112,12 +113,15 @@ class ReplicateMixin(TransferMixin):
             executor = _sync.CatalogExecutor()
             slots = CopySlots.from_settings(self.settings)
 
-            def register_sync(lfn: str, replica: Replica) -> None:
+            def register_batch(items: list[tuple[str, Replica]]) -> list[Exception | None]:
                 with self._tx() as tx:
-                    tx.add_replicas([(lfn, replica)]).raise_first()
+                    added = tx.add_replicas(items)
+                return [added.failed.get(lfn) for lfn, _ in items]
 
-            async def register(lfn: str, replica: Replica) -> None:
-                await executor(register_sync, lfn, replica)
+            registrar = Batcher(executor, register_batch)
+
+            def register(lfn: str, replica: Replica) -> Awaitable[None]:
+                return registrar.submit((lfn, replica))
 
             async def one(entry: Entry) -> None:
                 async with slots.hold(entry.size):

@@ -42,15 +42,6 @@ class InFlight:
         self.now -= 1
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Any:
-    with DFC(Settings.load()) as d:
-        d.init()
-        d.se_add("M", "memory://slots-m")
-        d.se_add("N", "memory://slots-n")
-        yield d
-
-
 def _watch_puts(monkeypatch: pytest.MonkeyPatch, flight: InFlight) -> None:
     original = FsspecSE.put
 
@@ -89,44 +80,46 @@ def _files(root: Path, count: int, size: int) -> list[Path]:
 
 
 def test_small_files_are_copied_many_at_once(
-    api: DFC, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    memory_api: DFC, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert api.settings.transfer_concurrency == 8
-    assert api.settings.small_file_concurrency == 32
+    assert memory_api.settings.transfer_concurrency == 8
+    assert memory_api.settings.small_file_concurrency == 32
     files = _files(tmp_path / "small", 40, 1000)
     flight = InFlight(32)
     _watch_puts(monkeypatch, flight)
-    api.put(files, "/vo/small/", se="M").raise_first()
+    memory_api.put(files, "/vo/small/", se="M").raise_first()
     assert flight.peak == 32
     copies = InFlight(32)
     _watch_puts(monkeypatch, copies)
     # The copies a catalogue server's client makes itself (a local catalogue's
     # replicate goes through the transfer engine, whose links adapt on their own).
-    api._replicate_direct(["/vo/small"], "N", recursive=True).raise_first()
+    memory_api._replicate_direct(["/vo/small"], "N", recursive=True).raise_first()
     assert copies.peak == 32
     reads = InFlight(32)
     _watch_reads(monkeypatch, reads)
     (tmp_path / "back").mkdir()
-    got = api.get(["/vo/small"], tmp_path / "back", recursive=True, se="M")
+    got = memory_api.get(["/vo/small"], tmp_path / "back", recursive=True, se="M")
     got.raise_first()
     assert reads.peak == 32
     assert len(got.succeeded) == 40
 
 
 def test_large_files_keep_the_concurrency(
-    api: DFC, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    memory_api: DFC, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = _files(tmp_path / "large", 12, SMALL_FILE)
     flight = InFlight(8)
     _watch_puts(monkeypatch, flight)
-    api.put(files, "/vo/large/", se="M").raise_first()
+    memory_api.put(files, "/vo/large/", se="M").raise_first()
     assert flight.peak == 8
 
 
 def test_an_explicit_small_limit_holds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: DFC
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, memory_api: DFC
 ) -> None:
-    settings = dataclasses.replace(api.settings, transfer_concurrency=3, small_file_concurrency=3)
+    settings = dataclasses.replace(
+        memory_api.settings, transfer_concurrency=3, small_file_concurrency=3
+    )
     files = _files(tmp_path / "small", 10, 10)
     flight = InFlight(3)
     _watch_puts(monkeypatch, flight)
