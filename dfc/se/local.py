@@ -17,7 +17,7 @@ import os
 import stat as _stat
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dfc.errors import (
     ConfigError,
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalSE"]
 
+T = TypeVar("T")
+
 MiB = 1024 * 1024
 _CHECKSUM_ALGOS = ("adler32", "xxh3")
 
@@ -61,7 +63,7 @@ def _root_from_url(url: str) -> str:
     return os.path.normpath(rest)
 
 
-async def _finish(job: asyncio.Future[int], stop: threading.Event) -> int:
+async def _finish(job: asyncio.Future[T], stop: threading.Event) -> T:
     """Await a :func:`_localio.copy_hashed` job; if cancelled, stop it and wait until it ended.
 
     The job uses its caller's callables (a file of theirs): it must be over
@@ -461,14 +463,18 @@ class LocalSE:
         temp = _localio.TempFile(target, self.root + temp_path(norm))
         stop = threading.Event()
         report = self._reporter(progress)
+
+        def write() -> tuple[int, float]:
+            # One worker call per file (a small file costs its hand-overs, not its bytes).
+            temp.open(overwrite)
+            total = _localio.copy_hashed(readinto, temp.write_all, hasher, stop, report)
+            if stop.is_set():
+                raise _localio.Stopped
+            return total, temp.commit(overwrite, self.fsync)
+
         try:
             with self._errors(norm, "put"):
-                await runner.run(temp.open, overwrite)
-                job = runner.submit(
-                    _localio.copy_hashed, readinto, temp.write_all, hasher, stop, report
-                )
-                total = await _finish(job, stop)
-                mtime = await runner.run(temp.commit, overwrite, self.fsync)
+                total, mtime = await _finish(runner.submit(write), stop)
         except BaseException:
             with self._errors(norm, "put (cleanup)"):
                 await runner.final(temp.discard)
