@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dfc.auth.errors import InsufficientRights, ReadOnlyCredential, ScopeDenied
 from dfc.auth.fqan import normalize_fqan
@@ -152,9 +152,11 @@ class Policy:
         return best
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     """An identity as the catalogue knows it.
+
+    A named tuple rather than a dataclass: its class is made several times faster,
+    which every start of the command line pays.
 
     Attributes:
         identity: the authenticated identity.

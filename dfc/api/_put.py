@@ -5,9 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from dfc import lfn as lfnmod
 from dfc.api._local import local_error, open_local, read_local
@@ -38,8 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["PutItem", "plan_put", "put_one"]
 
 
-@dataclass(frozen=True, slots=True)
-class PutItem:
+# Named tuples rather than dataclasses: their classes are made several times faster,
+# which every `dfc put` pays.
+class PutItem(NamedTuple):
     """One local file and the LFN it becomes."""
 
     local: Path
@@ -48,8 +48,7 @@ class PutItem:
     mode: int
 
 
-@dataclass(slots=True)
-class PutPlan:
+class PutPlan(NamedTuple):
     """What a put will do: files to upload, empty directories to create, failures."""
 
     items: list[PutItem]
@@ -151,7 +150,7 @@ def _check_targets(tx: CatalogTx, plan: PutPlan, *, overwrite: bool) -> None:
         else:
             keep.append(item)
         seen.add(item.lfn)
-    plan.items = keep
+    plan.items[:] = keep
 
 
 async def _upload(

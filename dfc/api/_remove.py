@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dfc import _sync
@@ -35,17 +34,21 @@ __all__ = ["Removal", "RemoveMixin", "remove_physical"]
 _BATCH = 500
 
 
-@dataclass(slots=True)
 class Removal:
     """Outcome of removing some replicas of one file.
+
+    A plain class: a dataclass's generated methods would cost every start.
 
     Attributes:
         removed: SEs whose copy is gone (or was already missing).
         errors: SEs whose copy could not be removed, with the error.
     """
 
-    removed: list[str] = field(default_factory=list)
-    errors: dict[str, DFCError] = field(default_factory=dict)
+    __slots__ = ("errors", "removed")
+
+    def __init__(self) -> None:
+        self.removed: list[str] = []
+        self.errors: dict[str, DFCError] = {}
 
 
 async def remove_physical(

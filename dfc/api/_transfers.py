@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dfc import _sync
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from dfc.api._guarded import ApiTx
+    from dfc.api._jobs import JobStatus, SubmitResult
     from dfc.api._results import ReplicateResult
     from dfc.callbacks import Callback
     from dfc.catalog import Catalog, CatalogTx
@@ -61,8 +61,11 @@ __all__ = [
     "TransferPlan",
 ]
 
-# Loaded on first use (PEP 562): namespace commands never need the queue.
+# Loaded on first use (PEP 562): namespace and data commands never need the queue
+# nor the job results.
 _LAZY = {
+    "JobStatus": "dfc.api._jobs",
+    "SubmitResult": "dfc.api._jobs",
     "LinkPlan": "dfc.fts.job",
     "LinkRow": "dfc.catalog.queue",
     "TransferAttempt": "dfc.catalog.queue",
@@ -78,38 +81,6 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 _CHUNK = 2000
 #: Window of the per-link rate in ``fts_status``.
 RATE_WINDOW = 60.0
-
-
-@dataclass(slots=True)
-class SubmitResult:
-    """The job a submission created (None if nothing could be queued), and the rejects.
-
-    Attributes:
-        job: the new job.
-        failed: names that were not queued, with the reason.
-    """
-
-    job: TransferJob | None
-    failed: dict[str, DFCError] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class JobStatus:
-    """A job with its per-link figures.
-
-    Attributes:
-        job: the job and its counters.
-        links: per (source, destination): files per state, bytes, rate, limit.
-        rate: bytes/s over the last minute (or since the job started).
-        eta: seconds to go at that rate (None when unknown or final).
-        window: the seconds ``rate`` (and each link's ``recent_bytes``) covers.
-    """
-
-    job: TransferJob
-    links: tuple[LinkRow, ...] = ()
-    rate: float = 0.0
-    eta: float | None = None
-    window: float = RATE_WINDOW
 
 
 class _DryRun(Exception):
@@ -157,6 +128,8 @@ class TransferMixin:
             CatalogError: the catalogue is a catalogue server (transfers need
                 its database).
         """
+        from dfc.api._jobs import SubmitResult
+
         try:
             with self.catalog.transaction() as raw:
                 q, g = self._queue(raw)
@@ -292,6 +265,8 @@ class TransferMixin:
         Raises:
             NotFound: no such job.
         """
+        from dfc.api._jobs import JobStatus
+
         now = time.time()
         with self._queue_reader() as q:
             job = _job(q, job_id)

@@ -24,7 +24,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
     Column,
@@ -193,9 +193,11 @@ class GridmapImport:
     skipped: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Resolution:
+class Resolution(NamedTuple):
     """What the registry knows about a principal holding some FQANs.
+
+    A named tuple rather than a dataclass: its class is made several times faster,
+    which every start of the command line pays.
 
     Attributes:
         user: the registered user, or None.
@@ -645,12 +647,10 @@ class AccessControl:
             InvalidArgument: a malformed DN.
         """
         key = principal_key(principal)
-        row = self._conn.execute(
-            select(users.c.name)
-            .join(user_dns, user_dns.c.user_id == users.c.id)
-            .where(user_dns.c.dn_key == key)
-        ).first()
-        user = self.get_user(row[0]) if row is not None else None
+        # One statement fewer than finding the name first (every command resolves).
+        mapped = select(user_dns.c.user_id).where(user_dns.c.dn_key == key).scalar_subquery()
+        found = self._users(users.c.id == mapped)
+        user = found[0] if found else None
         rules: dict[str, tuple[str, str | None, str]] = {}
         if fqans:
             for fqan, gname, account, props in self._conn.execute(

@@ -151,8 +151,10 @@ def main(argv: list[str] | None = None) -> None:
     command (the console script, ``python -m dfc``).
     """
     from dfc._gc import gc_paused
-    from dfc.cli._startup import freeze_for_exit
+    from dfc.cli._startup import freeze_for_exit, freeze_loaded, run_as_process
 
+    if argv is None:
+        run_as_process()
     args = sys.argv[1:] if argv is None else argv
     name = _command_name(args) or ""
     module = COMMAND_MODULES.get(name)
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             _load(module)
             app = _only(_app.app, name)
+        freeze_loaded()
     try:
         _app.main(args, app)
     finally:

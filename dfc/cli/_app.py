@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dfc._gc import gc_paused
 from dfc.cli._coerce import FastGroup
+from dfc.cli._startup import freeze_loaded
 
 if TYPE_CHECKING:
     from dfc import DFC
@@ -37,13 +37,18 @@ app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
-@dataclass
 class State:
-    """Root options, and the API object built from them on first use."""
+    """Root options, and the API object built from them on first use.
 
-    catalog: str | None = None
-    site: str | None = None
-    _api: DFC | None = field(default=None, repr=False)
+    A plain class: a dataclass's generated methods would cost every start.
+    """
+
+    __slots__ = ("_api", "catalog", "site")
+
+    def __init__(self, catalog: str | None = None, site: str | None = None) -> None:
+        self.catalog = catalog
+        self.site = site
+        self._api: DFC | None = None
 
     def api(self) -> DFC:
         """The :class:`dfc.DFC` for these options.
@@ -56,6 +61,7 @@ class State:
                 from dfc import DFC, Settings
 
                 self._api = DFC(Settings.load(catalog=self.catalog, site=self.site))
+                freeze_loaded()
         return self._api
 
     def close(self) -> None:

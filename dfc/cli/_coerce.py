@@ -17,7 +17,6 @@ coercion unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from typer.core import TyperGroup
@@ -38,9 +37,13 @@ _LIST_STR = list[str]
 
 if RuntimeParam is not None:
 
-    @dataclass(frozen=True)
     class _Deferred(RuntimeParam):
-        """Coerces strings itself; builds typer's coercion for anything else."""
+        """Coerces strings itself; builds typer's coercion for anything else.
+
+        A plain subclass: it adds no field, and inherits ``__init__``, equality and
+        immutability from the ``RuntimeParam`` dataclass (decorating it again would
+        generate them all anew at every start of the command line).
+        """
 
         def _coerce_value(self, value: Any, param: _TyperParameter, ctx: Context) -> Any:
             if self.annotation is str and type(value) is str:

@@ -129,7 +129,7 @@ def test_namespace_command_loads_only_what_it_needs(tmp_path: Path) -> None:
     assert loaded & set(MODULES) == {"ls"}
     for heavy in ("pydantic", "fsspec", "alembic", "rich", "dfc.se", "dfc.api._results"):
         assert heavy not in modules, heavy
-    for lazy in ("dfc.catalog._query", "dfc.catalog._records", "dfc.api._copy"):
+    for lazy in ("dfc.catalog._query", "dfc.catalog._records", "dfc.api._copy", "dfc.api._jobs"):
         assert lazy not in modules, lazy
 
 
@@ -144,3 +144,40 @@ def test_console_entry_exits_with_the_command_status(tmp_path: Path) -> None:
     assert (ok.returncode, ok.stdout, ok.stderr) == (0, "juno\n", "")
     bad = subprocess.run([*dfc_cmd, "stat", "/nope"], env=env, capture_output=True, text=True)
     assert (bad.returncode, bad.stderr) == (2, "dfc: /nope: no such file or directory\n")
+
+
+def _young_after_loading(argv: str) -> str:
+    """Code printing how many objects are young once the API is loaded, and the frozen ones."""
+    return (
+        "import gc, sys\n"
+        "from dfc.cli import _app, main\n"
+        "young = []\n"
+        "load = _app.State.api\n"
+        "def api(self):\n"
+        "    made = load(self)\n"
+        "    young.append(sum(len(gc.get_objects(generation=g)) for g in (0, 1)))\n"
+        "    return made\n"
+        "_app.State.api = api\n"
+        "sys.argv = ['dfc', 'ls', '/']\n"
+        f"try:\n    main({argv})\nexcept SystemExit:\n    pass\n"
+        "print(young[0], gc.get_freeze_count())\n"
+    )
+
+
+@pytest.mark.parametrize("entry", [True, False])
+def test_console_entry_freezes_what_loading_made(tmp_path: Path, entry: bool) -> None:
+    """The console entry hides the loaded modules from the collector; in-process runs do not."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DFC_CONFIG=str(tmp_path / "c.toml"))
+    env["DFC_DATA_DIR"] = str(tmp_path / "data")
+    subprocess.run([sys.executable, "-m", "dfc", "init"], env=env, check=True, capture_output=True)
+    code = _young_after_loading("" if entry else "['ls', '/']")
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    )
+    young, frozen = map(int, run.stdout.split()[-2:])
+    if entry:
+        # SQLAlchemy's and dfc's tens of thousands of objects are frozen, not young.
+        assert young < 2_000 < frozen
+    else:
+        assert young > 20_000
+        assert frozen == 0
