@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import functools
 import os
-import secrets
 from typing import TYPE_CHECKING, cast
 
 from dfc.errors import DFCError, IsADirectory, NotFound, PermissionDenied, StorageError
@@ -106,7 +105,7 @@ async def open_local(path: Path, mode: str) -> io.FileIO:
 
 def temp_name(target: Path) -> Path:
     """A hidden temporary name next to ``target``."""
-    return target.with_name(f".{target.name}.dfc-part-{secrets.token_hex(4)}")
+    return target.with_name(f".{target.name}.dfc-part-{os.urandom(4).hex()}")
 
 
 async def write_local(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
-import secrets
 
 from dfc.errors import InvalidArgument
 
@@ -44,7 +44,7 @@ def parent(path: str) -> str:
 def temp_path(path: str) -> str:
     """Return a fresh temporary name next to ``path``: ``<dir>/.<name>.dfc-part-<hex>``."""
     head, name = posixpath.split(path)
-    return posixpath.join(head, f".{name}{TEMP_MARKER}{secrets.token_hex(6)}")
+    return posixpath.join(head, f".{name}{TEMP_MARKER}{os.urandom(6).hex()}")
 
 
 def is_temp_name(name: str) -> bool:
