@@ -7,9 +7,9 @@ root:// (``--parallel 8`` for the small files), Debian's ``rclone`` for WebDAV a
 (``--transfers 16`` for the small files, configured through environment variables).
 dfc copies the small files with ``asyncio.gather`` under the copy limits its own commands
 use (:class:`dfc.api._slots.CopySlots` with the default settings: 8 files of 1 MiB or more,
-32 smaller ones in flight; ``--concurrency N`` sets both to N); its
-local file reads and writes run in worker threads, as the native tools do theirs off
-their main thread (creating a file on a busy disk costs milliseconds).
+32 smaller ones in flight; ``--concurrency N`` sets both to N); its local files are
+read and written as ``dfc put`` and ``dfc get`` do it (``dfc.api._local``: hashed, in
+worker threads, as the native tools do their file I/O off their main thread).
 Each case runs ``--rounds`` times, dfc and the peer alternating, each round onto new
 remote names; the best time of each side counts (the machine is shared and noisy).
 Prints MB/s (large) or files/s (small) and the ratio dfc/peer.
@@ -34,11 +34,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dfc.api._local import read_local, write_local
 from dfc.api._slots import SMALL_FILE, CopySlots
+from dfc.checksum import Hasher
 from dfc.config import Settings
 from dfc.models import SEInfo
 from dfc.se import StorageElement, open_se
@@ -48,12 +50,9 @@ from tests.servers.webdav import launch_webdav
 from tests.servers.xrootd import launch_xrootd
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from tests.servers._proc import LocalServer
 
 MiB = 1024 * 1024
-READ_CHUNK = 8 * MiB
 
 
 def _default(name: str) -> int:
@@ -80,63 +79,20 @@ class Row:
     goal: float | None
 
 
-def _open_read(path: Path, chunk: int) -> tuple[BinaryIO, bytes, int]:
-    f = path.open("rb")
-    try:
-        return f, f.read(chunk), os.fstat(f.fileno()).st_size
-    except BaseException:
-        f.close()
-        raise
-
-
-def _create_write(path: Path, block: bytes) -> BinaryIO:
-    f = path.open("wb")
-    try:
-        f.write(block)
-    except BaseException:
-        f.close()
-        raise
-    return f
-
-
-async def _chunks(f: BinaryIO, block: bytes, chunk: int) -> AsyncIterator[bytes]:
-    try:
-        while block:
-            yield block
-            if len(block) < chunk:
-                break
-            block = await asyncio.to_thread(f.read, chunk)
-    finally:
-        f.close()
-
-
 async def dfc_put(se: StorageElement, src: Path, path: str) -> None:
-    """Upload local ``src`` to ``path`` on ``se``.
+    """Upload local ``src`` to ``path`` on ``se`` as ``dfc put`` reads a local file.
 
-    Local file I/O runs in worker threads, off the event loop (as xrdcp and
-    rclone do it off their main thread): opening and reading a file is one hop.
+    dfc's own reader (:func:`dfc.api._local.read_local`) opens, reads and hashes
+    the file in worker threads, off the event loop (as xrdcp and rclone do it off
+    their main thread); a small file is one hand-over.
     """
-    f, block, size = await asyncio.to_thread(_open_read, src, READ_CHUNK)
-    try:
-        await se.put(_chunks(f, block, READ_CHUNK), path, size=size, overwrite=True)
-    finally:
-        f.close()
+    await se.put(read_local(src, Hasher()), path, overwrite=True)
 
 
 async def dfc_get(se: StorageElement, path: str, dst: Path) -> None:
-    """Download ``path`` on ``se`` to local ``dst`` (local writes in a worker thread)."""
-    f: BinaryIO | None = None
-    try:
-        async for block in se.open_read(path):
-            if f is None:
-                f = await asyncio.to_thread(_create_write, dst, block)
-            else:
-                await asyncio.to_thread(f.write, block)
-        if f is None:
-            f = await asyncio.to_thread(dst.open, "wb")
-    finally:
-        if f is not None:
-            f.close()
+    """Download ``path`` on ``se`` to local ``dst`` as ``dfc get`` writes a local file
+    (:func:`dfc.api._local.write_local`: hashed, written in a worker thread)."""
+    await write_local(se.open_read(path), dst, Hasher())
 
 
 async def dfc_many(se: StorageElement, c: Case, dst: Path, *, put: bool, remote: str) -> None:

@@ -44,36 +44,62 @@ async def read_local(
 ) -> AsyncIterator[bytes]:
     """Yield the bytes of ``path`` in large chunks, feeding ``hasher`` on the way.
 
+    A worker thread opens the file and reads its first chunk in one call; a file
+    that ends within that chunk is closed there too (a small file costs one
+    hand-over). Later chunks are read ahead while the current one is consumed.
+
     Raises:
         NotFound, PermissionDenied, StorageError: the file cannot be read.
     """
     loop = asyncio.get_running_loop()
-    try:
-        fh = await open_local(path, "rb")
-    except OSError as exc:
-        raise local_error(path, exc) from None
 
-    def read() -> bytes:
-        data = fh.read(chunk)
+    def read(fh: io.FileIO) -> bytes:
+        data = fh.read(chunk) or b""
         if data:
             hasher.update(data)
         return data
 
-    pending: asyncio.Future[bytes] | None = loop.run_in_executor(None, read)
+    def open_and_read() -> tuple[io.FileIO, bytes, bool]:
+        fh = open(path, "rb", buffering=0)  # noqa: SIM115 - the caller's stream closes it
+        try:
+            data = read(fh)
+            ended = len(data) < chunk and not (more := read(fh))
+            if not ended and len(data) < chunk:
+                data += more  # a short read that was not the end (rare)
+            if ended:
+                fh.close()
+        except BaseException:
+            fh.close()
+            raise
+        return fh, data, ended
+
+    opening = loop.run_in_executor(None, open_and_read)
     try:
-        while pending is not None:
-            try:
-                data = await pending
-            except OSError as exc:
-                pending = None
-                raise local_error(path, exc) from None
-            if not data:
-                pending = None
-                break
-            pending = loop.run_in_executor(None, read)
+        fh, data, ended = await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        # Wait for the worker so that its file is closed before the cancellation goes on.
+        await asyncio.wait([opening])
+        if not opening.cancelled() and opening.exception() is None:
+            opening.result()[0].close()
+        raise
+    except OSError as exc:
+        raise local_error(path, exc) from None
+    pending: asyncio.Future[bytes] | None = None
+    try:
+        while data:
+            if not ended:
+                pending = loop.run_in_executor(None, read, fh)
             if callback is not None:
                 callback.relative_update(len(data))
             yield data
+            if pending is None:
+                break
+            try:
+                data = await pending
+            except OSError as exc:
+                raise local_error(path, exc) from None
+            finally:
+                pending = None
     finally:
         if pending is not None:
             # Let the read in flight finish before closing its file.
@@ -113,37 +139,79 @@ async def write_local(
 ) -> int:
     """Write the stream to ``tmp`` (a temporary file), hashing it; return its size.
 
-    The caller renames ``tmp`` into place once it verified the checksums, and
-    removes it on failure.
+    A stream of one chunk (a small file) is created, written and closed in one
+    worker call; a longer one is written chunk by chunk on a worker thread. The
+    caller renames ``tmp`` into place once it verified the checksums, and
+    removes it on failure (by then, no worker touches it any more).
 
     Raises:
         PermissionDenied, StorageError: the file cannot be written.
     """
     loop = asyncio.get_running_loop()
-    try:
-        fh = await open_local(tmp, "xb")
-    except OSError as exc:
-        raise local_error(tmp.parent, exc) from None
+    blocks = aiter(src)
+    first = await _next_data(blocks) or b""
+    second = await _next_data(blocks) if first else None
 
-    def write(data: bytes) -> None:
+    def write(fh: io.FileIO, data: bytes) -> None:
         hasher.update(data)
         view = memoryview(data)
         while view:
             view = view[fh.write(view) :]
 
-    size = 0
-    try:
-        async for data in src:
+    if second is None:
+
+        def write_whole() -> None:
             try:
-                await loop.run_in_executor(None, write, data)
-            except OSError as exc:
-                raise local_error(tmp, exc) from None
-            size += len(data)
-            if callback is not None:
-                callback.relative_update(len(data))
+                with open(tmp, "xb", buffering=0) as fh:
+                    try:
+                        write(fh, first)
+                    except OSError as exc:
+                        raise local_error(tmp, exc) from None
+            except OSError as exc:  # creating (or closing) it failed
+                raise local_error(tmp.parent, exc) from None
+
+        job = loop.run_in_executor(None, write_whole)
+        try:
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            await asyncio.wait([job])  # the file is complete or absent when the caller cleans up
+            raise
+        if callback is not None:
+            callback.relative_update(len(first))
+        return len(first)
+
+    try:
+        fh = await open_local(tmp, "xb")
+    except OSError as exc:
+        raise local_error(tmp.parent, exc) from None
+    size = 0
+
+    async def put(data: bytes) -> None:
+        nonlocal size
+        try:
+            await loop.run_in_executor(None, write, fh, data)
+        except OSError as exc:
+            raise local_error(tmp, exc) from None
+        size += len(data)
+        if callback is not None:
+            callback.relative_update(len(data))
+
+    try:
+        await put(first)
+        await put(second)
+        async for data in blocks:
+            await put(data)
     finally:
         fh.close()
     return size
+
+
+async def _next_data(blocks: AsyncIterator[bytes]) -> bytes | None:
+    """The next non-empty block of ``blocks``, None at the end."""
+    async for data in blocks:
+        if data:
+            return data
+    return None
 
 
 def remove_quietly(path: Path) -> None:

@@ -1,0 +1,105 @@
+"""Local files streamed to and from storage: one hand-over for a small file, nothing leaked."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncGenerator, AsyncIterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+import xxhash
+
+from dfc.api._local import read_local, write_local
+from dfc.checksum import Hasher
+from dfc.errors import NotFound, StorageError
+
+CHUNK = 1000
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def _read_all(path: Path, hasher: Hasher) -> list[bytes]:
+    return [block async for block in read_local(path, hasher, chunk=CHUNK)]
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5])
+async def test_read_local_yields_the_file_in_chunks(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    before = _open_fds()
+    hasher = Hasher()
+    blocks = await _read_all(path, hasher)
+    assert b"".join(blocks) == data
+    assert all(blocks) and all(len(b) <= CHUNK for b in blocks)
+    assert (hasher.size, hasher.xxh3) == (size, xxhash.xxh3_64_hexdigest(data))
+    assert _open_fds() == before
+
+
+async def test_read_local_of_a_missing_file_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="local file"):
+        await _read_all(tmp_path / "nope", Hasher())
+
+
+async def test_read_local_abandoned_closes_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(os.urandom(5 * CHUNK))
+    before = _open_fds()
+    stream = cast("AsyncGenerator[bytes, None]", read_local(path, Hasher(), chunk=CHUNK))
+    assert len(await anext(stream)) == CHUNK
+    await stream.aclose()  # a consumer that stops early (a failed upload)
+    assert _open_fds() == before
+
+
+async def _blocks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        await asyncio.sleep(0)
+        yield part
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [(), (b"",), (b"abc",), (b"", b"abc"), (b"a" * 10, b"", b"b" * 10, b"c"), (b"x" * 50,) * 7],
+)
+async def test_write_local_writes_every_block(tmp_path: Path, parts: tuple[bytes, ...]) -> None:
+    data = b"".join(parts)
+    target = tmp_path / "out"
+    hasher = Hasher()
+    assert await write_local(_blocks(*parts), target, hasher) == len(data)
+    assert target.read_bytes() == data
+    assert (hasher.size, hasher.xxh3) == (len(data), xxhash.xxh3_64_hexdigest(data))
+
+
+@pytest.mark.parametrize("parts", [(b"small",), (b"large" * 10, b"file")])
+async def test_write_local_errors_name_the_local_path(
+    tmp_path: Path, parts: tuple[bytes, ...]
+) -> None:
+    with pytest.raises(NotFound, match="local file"):
+        await write_local(_blocks(*parts), tmp_path / "missing-dir" / "out", Hasher())
+    taken = tmp_path / "taken"
+    taken.write_bytes(b"keep")
+    with pytest.raises(StorageError, match="local file"):
+        await write_local(_blocks(*parts), taken, Hasher())
+    assert taken.read_bytes() == b"keep"  # never overwritten: the temporary name is exclusive
+
+
+async def test_write_local_cancelled_while_waiting_creates_nothing(tmp_path: Path) -> None:
+    started = asyncio.Event()
+
+    async def stalled() -> AsyncIterator[bytes]:
+        yield b"first"
+        started.set()
+        await asyncio.Event().wait()  # the source never answers
+        yield b"never"
+
+    target = tmp_path / "out"
+    task = asyncio.ensure_future(write_local(stalled(), target, Hasher()))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not target.exists()
