@@ -502,19 +502,20 @@ class LocalSE:
             IsADirectory: ``path`` is a directory.
         """
         norm, local = self._local(path)
-        runner = SerialRunner(self._pool())
         reader = _localio.Reader(local)
         stop = threading.Event()
         report = self._reporter(progress)
-        try:
-            with self._errors(norm, "read"):
-                await runner.run(reader.open, True)
-                job = runner.submit(
-                    _localio.copy_hashed, reader.readinto, write, hasher, stop, report
-                )
-                return await _finish(job, stop)
-        finally:
-            await runner.final(reader.close)
+
+        def read() -> int:
+            # One worker call per file (a small file costs its hand-overs, not its bytes).
+            try:
+                reader.open(True)
+                return _localio.copy_hashed(reader.readinto, write, hasher, stop, report)
+            finally:
+                reader.close()
+
+        with self._errors(norm, "read"):
+            return await _finish(SerialRunner(self._pool()).submit(read), stop)
 
     async def rename(self, src: str, dst: str, *, overwrite: bool = False) -> None:
         """Move ``src`` to ``dst`` (creating ``dst``'s parents).
