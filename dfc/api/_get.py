@@ -19,6 +19,7 @@ from dfc.errors import (
 )
 
 if TYPE_CHECKING:
+    import io
     from pathlib import Path
 
     from dfc.api._storage import Storage
@@ -103,13 +104,20 @@ class _LocalCopy:
             DFCError: the replica cannot be read (:attr:`source_failed` is then
                 true) or ``tmp`` cannot be written.
         """
-        try:
-            fh = await open_local(tmp, "xb")
-        except OSError as exc:
-            raise local_error(tmp.parent, exc) from None
+        # The file is created by the SE's worker with the first bytes (no hand-over of its own).
+        opened: list[io.FileIO] = []
         failed: list[DFCError] = []
 
+        def create() -> io.FileIO:
+            try:
+                opened.append(open(tmp, "xb", buffering=0))  # noqa: SIM115 - closed below
+            except OSError as exc:
+                failed.append(local_error(tmp.parent, exc))
+                raise failed[-1] from None
+            return opened[0]
+
         def write(view: memoryview) -> None:
+            fh = opened[0] if opened else create()
             try:
                 while view:
                     view = view[fh.write(view) :]
@@ -120,11 +128,18 @@ class _LocalCopy:
         try:
             progress = self._progress if self._callback is not None else None
             await self._se.get_into(self._path, write, hasher, progress=progress)
+            if not opened:  # an empty replica
+                try:
+                    (await open_local(tmp, "xb")).close()
+                except OSError as exc:
+                    failed.append(local_error(tmp.parent, exc))
+                    raise failed[-1] from None
         except DFCError as exc:
             self.source_failed = exc not in failed
             raise
         finally:
-            fh.close()
+            for fh in opened:
+                fh.close()
 
     def _progress(self, inc: int) -> None:
         assert self._callback is not None

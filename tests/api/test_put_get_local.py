@@ -116,3 +116,20 @@ def test_get_of_vanished_replica_tries_the_next(api: DFC, stored: str, tmp_path:
     assert res.succeeded[stored].se == "B"
     assert "A" in res.succeeded[stored].bad_replicas
     assert out.read_bytes() == DATA
+
+
+@pytest.mark.parametrize("data", [b"", b"x" * 1000, DATA])
+def test_get_from_a_local_replica_creates_the_file_once(
+    api: DFC, tmp_path: Path, data: bytes
+) -> None:
+    src = tmp_path / "src.dat"
+    src.write_bytes(data)
+    api.put([src], "/vo/g.dat", se="A").raise_first()
+    out = tmp_path / "out.dat"
+    api.get(["/vo/g.dat"], out).raise_first()
+    assert out.read_bytes() == data
+    # A target that cannot be created is the local side's failure, whatever the size.
+    res = api.get(["/vo/g.dat"], tmp_path / "no-such-dir" / "out.dat")
+    assert isinstance(res.failed["/vo/g.dat"], NotFound)
+    assert "local" in str(res.failed["/vo/g.dat"])
+    assert _leftovers(tmp_path) == []
