@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ DATA = os.urandom(2 * COPY_BUFFER + 777)
 
 
 @pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DFC:
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DFC]:
     monkeypatch.setenv("DFC_SITE", "S1")  # replica A is tried first
     with DFC(Settings.load()) as d:
         d.init()
