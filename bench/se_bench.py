@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dfc._sync import BatchedWorkers
 from dfc.api._local import read_local, write_local
 from dfc.api._slots import SMALL_FILE, CopySlots
 from dfc.checksum import Hasher
@@ -89,25 +90,32 @@ async def dfc_put(se: StorageElement, src: Path, path: str) -> None:
     await se.put(read_local(src, Hasher()), path, overwrite=True)
 
 
-async def dfc_get(se: StorageElement, path: str, dst: Path) -> None:
+async def dfc_get(
+    se: StorageElement, path: str, dst: Path, workers: BatchedWorkers | None = None
+) -> None:
     """Download ``path`` on ``se`` to local ``dst`` as ``dfc get`` writes a local file
-    (:func:`dfc.api._local.write_local`: hashed, written in a worker thread)."""
-    await write_local(se.open_read(path), dst, Hasher())
+    (:func:`dfc.api._local.write_local`: hashed, written in a worker thread; small
+    files of a many-file get on ``workers``, as ``dfc get`` does)."""
+    await write_local(se.open_read(path), dst, Hasher(), workers=workers)
 
 
 async def dfc_many(se: StorageElement, c: Case, dst: Path, *, put: bool, remote: str) -> None:
     """Copy every small file of ``c`` up (``put``, from ``c.small``) or down (to ``dst``),
     as many at a time as dfc's commands would with ``c.limits`` (large, small)."""
     slots = CopySlots(*c.limits)
+    workers = BatchedWorkers()
 
     async def one(name: str) -> None:
         async with slots.hold(c.file_size):
             if put:
                 await dfc_put(se, c.small / name, f"{remote}/{name}")
             else:
-                await dfc_get(se, f"{remote}/{name}", dst / name)
+                await dfc_get(se, f"{remote}/{name}", dst / name, workers)
 
-    await asyncio.gather(*(one(n) for n in c.names))
+    try:
+        await asyncio.gather(*(one(n) for n in c.names))
+    finally:
+        workers.shutdown()
 
 
 def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> float:

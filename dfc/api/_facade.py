@@ -429,6 +429,7 @@ class DFC(
         async def run() -> None:
             storage = Storage(self.settings, infos)
             slots = CopySlots.from_settings(self.settings)
+            workers = _sync.BatchedWorkers()
 
             async def one(entry: Entry, target: Path) -> None:
                 async with slots.hold(entry.size):
@@ -440,6 +441,7 @@ class DFC(
                             site=self.settings.site,
                             only_se=se,
                             callback=callback,
+                            workers=workers,
                         )
                     except DFCError as exc:
                         result.failed[entry.lfn] = exc
@@ -450,6 +452,7 @@ class DFC(
                 await asyncio.gather(*(one(e, t) for e, t in jobs))
             finally:
                 await storage.aclose()
+                workers.shutdown()
 
         if jobs:
             _sync.run(run())

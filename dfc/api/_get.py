@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import io
     from pathlib import Path
 
+    from dfc._sync import BatchedWorkers
     from dfc.api._storage import Storage
     from dfc.callbacks import Callback
     from dfc.models import Entry
@@ -38,12 +39,14 @@ async def get_one(
     site: str | None,
     only_se: str | None = None,
     callback: Callback | None = None,
+    workers: BatchedWorkers | None = None,
 ) -> GetResult:
     """Download ``entry`` to ``target`` from the first replica that verifies.
 
     Replicas at ``site`` are tried first. The bytes go to a temporary file next
     to ``target``, which is renamed into place only after size and checksums
-    matched the catalogue.
+    matched the catalogue. ``workers`` write small files from remote SEs (many
+    files at once), else the loop's default executor does.
 
     Raises:
         ReplicaNotFound: ``only_se`` holds no replica of the file.
@@ -65,7 +68,7 @@ async def get_one(
             if copy is not None:
                 await copy.run(tmp, hasher)
             else:
-                await write_local(stream, tmp, hasher)
+                await write_local(stream, tmp, hasher, workers=workers)
             verify(entry, hasher, f"{entry.lfn} at {rep.se}")
             os.replace(tmp, target)
         except DFCError as exc:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator
     from pathlib import Path
 
+    from dfc._sync import BatchedWorkers
     from dfc.callbacks import Callback
     from dfc.checksum import Hasher
 
@@ -135,14 +136,20 @@ def temp_name(target: Path) -> Path:
 
 
 async def write_local(
-    src: AsyncIterable[bytes], tmp: Path, hasher: Hasher, callback: Callback | None = None
+    src: AsyncIterable[bytes],
+    tmp: Path,
+    hasher: Hasher,
+    callback: Callback | None = None,
+    *,
+    workers: BatchedWorkers | None = None,
 ) -> int:
     """Write the stream to ``tmp`` (a temporary file), hashing it; return its size.
 
     A stream of one chunk (a small file) is created, written and closed in one
-    worker call; a longer one is written chunk by chunk on a worker thread. The
-    caller renames ``tmp`` into place once it verified the checksums, and
-    removes it on failure (by then, no worker touches it any more).
+    worker call, on ``workers`` if given (many small files at once), else on
+    the loop's default executor; a longer one is written chunk by chunk on a
+    worker thread. The caller renames ``tmp`` into place once it verified the
+    checksums, and removes it on failure (by then, no worker touches it any more).
 
     Raises:
         PermissionDenied, StorageError: the file cannot be written.
@@ -170,7 +177,11 @@ async def write_local(
             except OSError as exc:  # creating (or closing) it failed
                 raise local_error(tmp.parent, exc) from None
 
-        job = loop.run_in_executor(None, write_whole)
+        job = (
+            loop.run_in_executor(None, write_whole)
+            if workers is None
+            else workers.submit(write_whole)
+        )
         try:
             await asyncio.shield(job)
         except asyncio.CancelledError:
