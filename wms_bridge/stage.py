@@ -224,7 +224,11 @@ def expand_patterns(patterns: Iterable[str], cwd: Path) -> tuple[list[Path], lis
 
 
 def _with_concurrency(dfc: DFC, parallel: int | None) -> DFC:
-    if parallel is None:
+    settings = dfc.settings
+    if (
+        parallel is None
+        or parallel == settings.transfer_concurrency == settings.small_file_concurrency
+    ):
         return dfc
     if parallel < 1:
         raise StagingError(f"--parallel must be at least 1, got {parallel}")

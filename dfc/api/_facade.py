@@ -17,7 +17,6 @@ from dfc import _sync
 from dfc import lfn as lfnmod
 from dfc.api._admin import AdminMixin
 from dfc.api._authz import Gate, Policy
-from dfc.api._batch import Batcher
 from dfc.api._bulk import reorder, validate_all
 from dfc.api._check import CheckMixin
 from dfc.api._guarded import ApiTx, GuardedTx
@@ -26,7 +25,6 @@ from dfc.api._read import ReadMixin
 from dfc.api._remove import RemoveMixin
 from dfc.api._replicate import ReplicateMixin
 from dfc.api._ses import SEMixin
-from dfc.api._slots import CopySlots
 from dfc.api._storage import Storage
 from dfc.api._transfers import TransferMixin
 from dfc.auth.identity import Identity
@@ -313,7 +311,9 @@ class DFC(
             SENotFound, SEBanned, InvalidArgument: no usable target SE.
         """
         # Storage I/O modules load only for data commands (CLI start-up).
+        from dfc.api._batch import Batcher
         from dfc.api._put import plan_put, put_one
+        from dfc.api._slots import CopySlots
 
         paths = [Path(s) for s in sources]
         with self._reader() as tx:
@@ -395,6 +395,7 @@ class DFC(
             NotADirectory: several files and ``dest`` is not a directory.
         """
         from dfc.api._get import get_one
+        from dfc.api._slots import CopySlots
 
         result: BulkResult[GetResult] = BulkResult()
         valid = validate_all(lfns, result)

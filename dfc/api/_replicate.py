@@ -6,9 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, TypeVar
 
 from dfc import _sync
-from dfc.api._batch import Batcher
 from dfc.api._bulk import reorder, validate_all
-from dfc.api._slots import CopySlots
 from dfc.api._storage import Storage
 from dfc.api._transfers import TransferMixin
 from dfc.errors import (
@@ -91,7 +89,9 @@ class ReplicateMixin(TransferMixin):
 
         ``lfns`` are valid LFNs (:meth:`replicate` checked them).
         """
+        from dfc.api._batch import Batcher
         from dfc.api._copy import replicate_one  # the storage layer loads on first use
+        from dfc.api._slots import CopySlots
 
         result: BulkResult[ReplicateResult] = BulkResult()
         with self._reader() as tx:

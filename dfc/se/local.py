@@ -515,7 +515,7 @@ class LocalSE:
                 reader.close()
 
         with self._errors(norm, "read"):
-            return await _finish(SerialRunner(self._pool()).submit(read), stop)
+            return await _finish(asyncio.wrap_future(self._pool().submit(read)), stop)
 
     async def rename(self, src: str, dst: str, *, overwrite: bool = False) -> None:
         """Move ``src`` to ``dst`` (creating ``dst``'s parents).

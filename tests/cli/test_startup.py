@@ -129,7 +129,15 @@ def test_namespace_command_loads_only_what_it_needs(tmp_path: Path) -> None:
     assert loaded & set(MODULES) == {"ls"}
     for heavy in ("pydantic", "fsspec", "alembic", "rich", "dfc.se", "dfc.api._results"):
         assert heavy not in modules, heavy
-    for lazy in ("dfc.catalog._query", "dfc.catalog._records", "dfc.api._copy", "dfc.api._jobs"):
+    lazy_modules = (
+        "dfc.catalog._query",
+        "dfc.catalog._records",
+        "dfc.api._copy",
+        "dfc.api._jobs",
+        "dfc.api._slots",
+        "dfc.api._batch",
+    )
+    for lazy in lazy_modules:
         assert lazy not in modules, lazy
 
 
