@@ -252,27 +252,44 @@ class TempFile:
     Methods are called one at a time, in order, from worker threads.
     """
 
-    __slots__ = ("fd", "target", "tmp")
+    __slots__ = ("fd", "root", "target", "tmp")
 
-    def __init__(self, target: str, tmp: str) -> None:
+    def __init__(self, root: str, target: str, tmp: str) -> None:
+        self.root = root
         self.target = target
         self.tmp: str | None = tmp
         self.fd: int | None = None
 
     def open(self, overwrite: bool) -> None:
-        """Create the temporary file (and the target's parents).
+        """Create the temporary file (and the target's missing parents, never the root).
 
         Raises:
             FileExistsError: the target exists and ``overwrite`` is false.
             IsADirectoryError: the target is a directory.
+            FileNotFoundError: the SE root directory is missing (a vanished
+                mount point is not created again).
         """
-        if os.path.isdir(self.target):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.target)
-        if not overwrite and os.path.lexists(self.target):
-            raise _exists_error(self.target)
-        os.makedirs(os.path.dirname(self.target), exist_ok=True)
+        try:
+            st = os.lstat(self.target)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            if stat.S_ISDIR(st.st_mode) or (
+                stat.S_ISLNK(st.st_mode) and os.path.isdir(self.target)
+            ):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.target)
+            if not overwrite:
+                raise _exists_error(self.target)
         assert self.tmp is not None
-        self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            self.fd = os.open(self.tmp, flags, 0o666)
+        except FileNotFoundError:
+            # The parent is missing (the usual case has it: one call, not three).
+            if not os.path.isdir(self.root):
+                raise
+            os.makedirs(os.path.dirname(self.target), exist_ok=True)
+            self.fd = os.open(self.tmp, flags, 0o666)
 
     def write(self, bufs: list[Chunk]) -> None:
         """Write all of ``bufs`` (at most a few hundred buffers) with ``writev``."""
@@ -320,7 +337,8 @@ class TempFile:
             os.close(fd)
         if self.tmp is not None:
             tmp, self.tmp = self.tmp, None
-            with contextlib.suppress(FileNotFoundError):
+            # Never created: gone, or a file stood where a parent directory should be.
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
                 os.unlink(tmp)
 
 

@@ -351,9 +351,8 @@ class LocalSE:
             raise IsADirectory(f"put {self.pfn(norm)}: is the SE root")
         if callback is not None and size is not None:
             callback.set_size(size)
-        self._require_root()
         runner = SerialRunner(self._pool())
-        temp = _localio.TempFile(target, self.root + temp_path(norm))
+        temp = _localio.TempFile(self.root, target, self.root + temp_path(norm))
         # Only storage calls are translated: an error raised by ``src`` (the
         # caller's stream, maybe another SE) propagates unchanged.
         try:
@@ -458,9 +457,8 @@ class LocalSE:
         norm, target = self._local(path)
         if norm == "/":
             raise IsADirectory(f"put {self.pfn(norm)}: is the SE root")
-        self._require_root()
         runner = SerialRunner(self._pool())
-        temp = _localio.TempFile(target, self.root + temp_path(norm))
+        temp = _localio.TempFile(self.root, target, self.root + temp_path(norm))
         stop = threading.Event()
         report = self._reporter(progress)
 

@@ -13,7 +13,7 @@ import pytest
 import xxhash
 
 from dfc import DFC, Settings
-from dfc.api import _local
+from dfc.api import _local, _put
 from dfc.errors import NoReplicaAvailable, NotFound, PermissionDenied
 from dfc.se._localio import COPY_BUFFER
 
@@ -68,6 +68,8 @@ def test_put_of_unreadable_file_is_a_local_error(
                 raise PermissionError(errno.EACCES, "Permission denied", str(path))
             return real_open(path, *args, **kwargs)
 
+        # The local SE's worker opens the file (_put), other SEs read it through _local.
+        monkeypatch.setattr(_put, "open", refusing_open, raising=False)
         monkeypatch.setattr(_local, "open", refusing_open, raising=False)
     res = api.put([src], "/vo/s.dat", se="A")
     assert isinstance(res.failed["/vo/s.dat"], PermissionDenied)

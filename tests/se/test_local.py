@@ -8,10 +8,12 @@ import subprocess
 
 import pytest
 
+from dfc.checksum import Hasher
 from dfc.errors import (
     ConfigError,
     DFCError,
     InvalidArgument,
+    NotADirectory,
     PermissionDenied,
     SEUnavailable,
 )
@@ -270,3 +272,48 @@ async def test_cancelled_reads_and_puts_do_not_leak_descriptors(local_se):
     assert _open_fds() == before
     assert [i.path for i in await local_se.ls("/")] == ["/src"]
     assert await read_all(local_se, "/src") == data
+
+
+def _reader(data: bytes):
+    """A ``readinto`` over ``data`` for :meth:`LocalSE.put_from`."""
+    view = memoryview(data)
+
+    def readinto(buf: memoryview) -> int:
+        nonlocal view
+        n = min(len(buf), len(view))
+        buf[:n] = view[:n]
+        view = view[n:]
+        return n
+
+    return readinto
+
+
+async def test_put_from_to_vanished_root_does_not_recreate_it(local_se):
+    shutil.rmtree(local_se.root)
+    with pytest.raises(SEUnavailable, match="does not exist"):
+        await local_se.put_from(_reader(b"data"), "/d/f", Hasher())
+    assert not os.path.exists(local_se.root)
+
+
+@pytest.mark.parametrize("how", ["put", "put_from"])
+async def test_file_in_place_of_a_parent_directory(local_se, how):
+    await local_se.put(stream(b"file"), "/a", size=4)
+    call = (
+        local_se.put(stream(b"new"), "/a/b/c", size=3)
+        if how == "put"
+        else local_se.put_from(_reader(b"new"), "/a/b/c", Hasher())
+    )
+    with pytest.raises(NotADirectory) as err:
+        await call
+    message = str(err.value)
+    assert message.startswith("put file://"), message  # the put's error, not its cleanup's
+    assert "/a/b/c" in message
+    assert sorted(os.listdir(local_se.root)) == ["a"]
+    assert await read_all(local_se, "/a") == b"file"
+
+
+async def test_put_creates_missing_parents_under_the_root(local_se):
+    info = await local_se.put_from(_reader(b"deep"), "/x/y/z/f", Hasher())
+    assert info.size == 4
+    assert await read_all(local_se, "/x/y/z/f") == b"deep"
+    assert [n for n in os.listdir(os.path.join(local_se.root, "x/y/z"))] == ["f"]
