@@ -11,7 +11,7 @@ import os
 import queue
 import stat
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from dfc.checksum import Hasher
 
@@ -55,6 +55,41 @@ COPY_BUFFER = 1 << 20
 _WRITE_BEHIND = 4
 #: Progress is reported every this many bytes (a wake-up of the event loop each).
 _PROGRESS_STEP = 8 << 20
+#: Copy buffers kept between copies, in all (16 MiB).
+_KEPT_BUFFERS = 16
+
+
+class _BufferPool:
+    """:data:`COPY_BUFFER`-sized buffers kept for the next copies.
+
+    A new buffer is zeroed by the allocator (and its pages faulted in), which
+    costs more than copying a small file: a put or get of thousands of small
+    files would spend a tenth of its CPU on it. A buffer is given back only
+    when nothing uses it any more.
+    """
+
+    __slots__ = ("_free", "_keep", "_lock")
+
+    def __init__(self, keep: int) -> None:
+        self._free: list[bytearray] = []
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def take(self) -> memoryview:
+        """A buffer of :data:`COPY_BUFFER` bytes (of unspecified content)."""
+        with self._lock:
+            if self._free:
+                return memoryview(self._free.pop())
+        return memoryview(bytearray(COPY_BUFFER))
+
+    def give(self, bufs: list[memoryview]) -> None:
+        """Keep the buffers of ``bufs`` for later (as many as there is room for)."""
+        kept = [cast("bytearray", view.obj) for view in bufs]
+        with self._lock:
+            self._free.extend(kept[: self._keep - len(self._free)])
+
+
+_buffers = _BufferPool(_KEPT_BUFFERS)
 
 
 class Stopped(Exception):
@@ -170,13 +205,31 @@ def copy_hashed(
     so reading and writing overlap on two cores. The same buffer is hashed
     and written, so the checksums are those of the very bytes written. A
     source of one piece is copied without a second thread. ``write`` is not
-    called any more once this returns or raises. Exceptions of ``readinto``
-    and ``write`` propagate unchanged.
+    called any more once this returns or raises, and must be done with the
+    view it is given when it returns (buffers are reused). Exceptions of
+    ``readinto`` and ``write`` propagate unchanged.
 
     Raises:
         Stopped: ``stop`` was set.
     """
-    first, second = memoryview(bytearray(COPY_BUFFER)), memoryview(bytearray(COPY_BUFFER))
+    bufs = [_buffers.take(), _buffers.take()]
+    try:
+        return _copy(bufs, readinto, write, hasher, stop, progress)
+    finally:
+        # Every thread that used them is over (the write-behind one was joined).
+        _buffers.give(bufs)
+
+
+def _copy(
+    bufs: list[memoryview],
+    readinto: Callable[[memoryview], int],
+    write: Callable[[memoryview], None],
+    hasher: Hasher,
+    stop: threading.Event,
+    progress: Callable[[int], None] | None,
+) -> int:
+    """:func:`copy_hashed` with its first two buffers; more are appended to ``bufs``."""
+    first, second = bufs
     if stop.is_set():
         raise Stopped
     n = readinto(first)
@@ -198,7 +251,8 @@ def copy_hashed(
         behind.put(first, n)
         behind.put(second, m)
         for _ in range(_WRITE_BEHIND - 2):
-            behind.give(memoryview(bytearray(COPY_BUFFER)))
+            bufs.append(_buffers.take())
+            behind.give(bufs[-1])
         while True:
             buf = behind.take()
             if stop.is_set():
