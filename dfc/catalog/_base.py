@@ -7,6 +7,7 @@ Hot paths use driver-level SQL (``Connection.exec_driver_sql``) written with
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -118,23 +119,29 @@ class TxBase:
         """
         if self._echo:
             return [tuple(r) for r in self._q(sql, params).fetchall()]
-        statement = self._sql(sql)
+        statement, args = self._sql(sql), tuple(params)
+        with self._driver_cursor(statement, args) as cursor:
+            cursor.execute(statement, args)
+            return list(cursor.fetchall())
+
+    @contextmanager
+    def _driver_cursor(self, statement: str, params: Any) -> Iterator[Any]:
+        """A cursor of the driver's connection; its errors wrapped as SQLAlchemy would."""
         dbapi = self._conn.dialect.loaded_dbapi
         cursor = self._conn.connection.cursor()
         try:
-            cursor.execute(statement, tuple(params))
-            rows: list[tuple[Any, ...]] = list(cursor.fetchall())
+            yield cursor
         except dbapi.Error as exc:
             raise sa_exc.DBAPIError.instance(
-                statement, tuple(params), exc, dbapi.Error, dialect=self._conn.dialect
+                statement, params, exc, dbapi.Error, dialect=self._conn.dialect
             ) from exc
         finally:
             cursor.close()
-        return rows
 
     def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run a statement once per row (nothing for no rows); see :meth:`_many_count`."""
         if rows:
-            self._conn.exec_driver_sql(self._sql(sql), rows)
+            self._many_count(sql, rows)
 
     def _many_count(self, sql: str, rows: list[tuple[Any, ...]]) -> int:
         """Run a statement once per row on the driver's cursor; return the rows changed.
@@ -143,20 +150,27 @@ class TxBase:
         """
         if not rows:
             return 0
-        if self._echo:
-            return int(self._conn.exec_driver_sql(self._sql(sql), rows).rowcount)
+        return self._run(sql, rows, many=True)
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement without results on the driver's cursor; return the rows changed.
+
+        A registration is a dozen such statements: SQLAlchemy's execution
+        context would cost each one more than SQLite takes to run it.
+        Driver errors are wrapped as SQLAlchemy would, for :mod:`._errors`.
+        """
+        return self._run(sql, tuple(params), many=False)
+
+    def _run(self, sql: str, params: Any, *, many: bool) -> int:
         statement = self._sql(sql)
-        dbapi = self._conn.dialect.loaded_dbapi
-        cursor = self._conn.connection.cursor()
-        try:
-            cursor.executemany(statement, rows)
+        if self._echo:  # SQLAlchemy runs it, so that it is logged
+            return int(self._conn.exec_driver_sql(statement, params).rowcount)
+        with self._driver_cursor(statement, params) as cursor:
+            if many:
+                cursor.executemany(statement, params)
+            else:
+                cursor.execute(statement, params)
             return int(cursor.rowcount)
-        except dbapi.Error as exc:
-            raise sa_exc.DBAPIError.instance(
-                statement, rows, exc, dbapi.Error, dialect=self._conn.dialect
-            ) from exc
-        finally:
-            cursor.close()
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[SARow]:
         """Yield the rows of a query batch by batch (a server-side cursor on PostgreSQL)."""
@@ -184,7 +198,7 @@ class TxBase:
     def _touch_dirs(self, dir_ids: Iterable[int], db_now: Any) -> None:
         ids = sorted(set(dir_ids))
         for part in chunks(ids):
-            self._q(
+            self._exec(
                 f"UPDATE directories SET mtime = ? WHERE id IN ({marks(len(part))})",
                 [db_now, *part],
             )
@@ -313,7 +327,7 @@ class TxBase:
 
     def _se_ids(self) -> dict[str, tuple[int, str]]:
         """Return SE name -> (id, url) for every registered SE."""
-        rows = self._q("SELECT name, id, url FROM storage_elements")
+        rows = self._fetchall("SELECT name, id, url FROM storage_elements")
         return {name: (se_id, url) for name, se_id, url in rows}
 
     # ------------------------------------------------------------ rows -> models

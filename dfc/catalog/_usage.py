@@ -76,8 +76,7 @@ class UsageMixin(NamespaceMixin):
                 downs.append((files, size, dir_id, se_id))
         self._many(_UPSERT, ups)
         if downs:
-            sql = self._sql(_DECREMENT)
-            changed = self._conn.exec_driver_sql(sql, downs).rowcount
+            changed = self._many_count(_DECREMENT, downs)
             if changed != len(downs):
                 raise CatalogError(
                     "storage usage counters are inconsistent; rebuild them with `dfc du --recount`"

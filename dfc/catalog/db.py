@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from dfc.catalog import _version
 from dfc.catalog._errors import translate
@@ -44,12 +44,26 @@ def _sqlite_on_begin(conn: Connection) -> None:
     # Writers take the write lock up front (no deadlock-prone lock upgrades);
     # readers are read-only, as on PostgreSQL.
     # A pooled connection remembers its mode: the PRAGMA runs only on a change.
+    # On the driver's cursor: SQLAlchemy's execution context costs more than these take.
     write = conn.get_execution_options().get("dfc_write", True)
     info = conn.connection.info
     if info.get("dfc_write") is not write:
-        conn.exec_driver_sql(f"PRAGMA query_only={0 if write else 1}")
+        _driver_execute(conn, f"PRAGMA query_only={0 if write else 1}")
         info["dfc_write"] = write
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    _driver_execute(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _driver_execute(conn: Connection, statement: str) -> None:
+    """Run ``statement``; driver errors wrapped as SQLAlchemy would, for :mod:`._errors`."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(statement)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            statement, (), exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
+    finally:
+        cursor.close()
 
 
 class Catalog:
