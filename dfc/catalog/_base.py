@@ -1,7 +1,8 @@
 """Shared plumbing of :class:`~dfc.catalog.tx.CatalogTx`: SQL, lookups, rows.
 
-Hot paths use driver-level SQL (``Connection.exec_driver_sql``) written with
-``?`` placeholders, rewritten once to ``%s`` for psycopg. Bulk lookups join a
+Hot paths use driver-level SQL written with ``?`` placeholders, rewritten once
+to ``%s`` for psycopg, and run it on the driver's own cursor (SQLAlchemy's
+execution context costs more than most of these statements take to run). Bulk lookups join a
 ``VALUES`` list of keys, so a chunk of LFNs costs a constant number of queries.
 """
 

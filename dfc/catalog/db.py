@@ -55,6 +55,9 @@ def _sqlite_on_begin(conn: Connection) -> None:
 
 def _driver_execute(conn: Connection, statement: str) -> None:
     """Run ``statement``; driver errors wrapped as SQLAlchemy would, for :mod:`._errors`."""
+    if conn.engine.echo:  # SQLAlchemy runs it, so that it is logged
+        conn.exec_driver_sql(statement)
+        return
     cursor = conn.connection.cursor()
     try:
         cursor.execute(statement)
