@@ -141,7 +141,8 @@ class BatchedWorkers:
     more than the file's own work: here a thread that finishes a call while
     earlier results still wait for the loop adds to them, and the loop resolves
     them together. Calls start in submission order, several at once; a call
-    cannot be cancelled once submitted (a cancelled caller's call still runs).
+    cannot be cancelled once submitted (a cancelled caller's call still runs:
+    :meth:`settle` waits for it, so the caller need not shield the future).
     Use it from one event loop, then :meth:`shutdown` it.
     """
 
@@ -153,6 +154,9 @@ class BatchedWorkers:
         self._lock = threading.Lock()
         self._done: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        # On the loop only: futures of calls not yet reported, and who waits for them to run.
+        self._running: set[asyncio.Future[Any]] = set()
+        self._settling: dict[asyncio.Future[Any], asyncio.Future[None]] = {}
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True)
             for i in range(threads)
@@ -166,8 +170,22 @@ class BatchedWorkers:
             for thread in self._threads:
                 thread.start()
         future: asyncio.Future[T] = loop.create_future()
+        self._running.add(future)
         self._jobs.put((functools.partial(fn, *args, **kwargs), future))
         return future
+
+    async def settle(self, future: asyncio.Future[Any]) -> None:
+        """Wait until the call behind ``future`` (from :meth:`submit`) has run.
+
+        For a caller cancelled while it awaited ``future``: the call still
+        runs, and whatever it touches is only safe to clean up afterwards.
+        """
+        if future not in self._running:
+            return
+        waiter = self._settling.get(future)
+        if waiter is None or waiter.done():
+            waiter = self._settling[future] = asyncio.get_running_loop().create_future()
+        await waiter
 
     def _work(self) -> None:
         assert self._loop is not None
@@ -190,6 +208,11 @@ class BatchedWorkers:
         with self._lock:
             done, self._done = self._done, []
         for future, result, error in done:
+            self._running.discard(future)
+            if self._settling:
+                waiter = self._settling.pop(future, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
             if future.cancelled():
                 continue
             if error is not None:

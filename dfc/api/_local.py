@@ -177,16 +177,22 @@ async def write_local(
             except OSError as exc:  # creating (or closing) it failed
                 raise local_error(tmp.parent, exc) from None
 
-        job = (
-            loop.run_in_executor(None, write_whole)
-            if workers is None
-            else workers.submit(write_whole)
-        )
-        try:
-            await asyncio.shield(job)
-        except asyncio.CancelledError:
-            await asyncio.wait([job])  # the file is complete or absent when the caller cleans up
-            raise
+        # A cancelled caller waits for the call, so that the file is complete
+        # or absent when it cleans up.
+        if workers is not None:
+            job = workers.submit(write_whole)
+            try:
+                await job
+            except asyncio.CancelledError:
+                await workers.settle(job)
+                raise
+        else:
+            job = loop.run_in_executor(None, write_whole)
+            try:
+                await asyncio.shield(job)
+            except asyncio.CancelledError:
+                await asyncio.wait([job])
+                raise
         if callback is not None:
             callback.relative_update(len(first))
         return len(first)

@@ -101,6 +101,11 @@ def parse_root_url(url: str) -> tuple[str, str]:
     return host, "" if base == "/" else base
 
 
+def _is_dir(stat: Any) -> bool:
+    """Whether a stat answer (the bindings' dict) describes a directory."""
+    return bool(stat["flags"] & StatInfoFlags.IS_DIR)
+
+
 def _positive_int(name: str, key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"SE {name}: option {key!r} must be a positive integer")
@@ -197,12 +202,12 @@ class XRootDSE:
         return translate_errors(self._pfn(norm), op)
 
     def _info(self, norm: str, stat: Any) -> FileInfo:
-        is_dir = bool(stat.flags & StatInfoFlags.IS_DIR)
+        is_dir = _is_dir(stat)
         return FileInfo(
             path=norm,
-            size=0 if is_dir else int(stat.size),
+            size=0 if is_dir else int(stat["size"]),
             type="directory" if is_dir else "file",
-            mtime=float(stat.modtime),
+            mtime=float(stat["modtime"]),
         )
 
     async def _stat(self, norm: str) -> Any:
@@ -242,12 +247,12 @@ class XRootDSE:
                 self._fs.dirlist, self._fspath(norm), DirListFlags.STAT, timeout=self.timeout
             )
         infos = []
-        for entry in listing or ():
-            child = posixpath.join(norm, entry.name)
-            if entry.statinfo is None:  # the server could not stat it: report a bare file
+        for entry in (listing or {}).get("dirlist", ()):
+            child = posixpath.join(norm, entry["name"])
+            if entry["statinfo"] is None:  # the server could not stat it: report a bare file
                 infos.append(FileInfo(path=child, size=0))
             else:
-                infos.append(self._info(child, entry.statinfo))
+                infos.append(self._info(child, entry["statinfo"]))
         return sorted(infos, key=lambda i: i.path)
 
     def walk(self, path: str) -> AsyncIterator[FileInfo]:
@@ -306,7 +311,7 @@ class XRootDSE:
         stop = None if length is None else offset + length
         want = self.chunk_size if stop is None else min(self.chunk_size, stop - offset)
         handle = _xrd.new_file()
-        async with self._errors(norm, "read"):
+        with self._errors(norm, "read"):  # no await in the exit: a plain ``with`` is cheaper
             data, end = await self._read_head(handle, norm, offset, want, stop)
         if end <= offset + len(data):
             if handle.is_open():  # a full block that was the whole file
@@ -352,7 +357,7 @@ class XRootDSE:
 
         chain = _xrd.Chain(steps, self.timeout, close_unless_more).start()
         try:
-            end = await asyncio.shield(chain.done)
+            end = await chain.wait()
         except asyncio.CancelledError:
             chain.stop = True
             chain.done.add_done_callback(lambda _: self._close_soon(handle))
@@ -408,7 +413,7 @@ class XRootDSE:
     async def _size(self, handle: Any) -> int:
         # Answered from the open's own reply (kXR_retstat): no round trip.
         stat = await _xrd.call(handle.stat, timeout=self.timeout)
-        return int(stat.size)
+        return int(stat["size"])
 
     # ------------------------------------------------------------ writing
 
@@ -436,7 +441,7 @@ class XRootDSE:
         cb = callback or DEFAULT_CALLBACK
         if size is not None:
             cb.set_size(size)
-        async with self._errors(norm, "put"):
+        with self._errors(norm, "put"):
             if norm == "/":
                 raise IsADirectory(f"put {self.pfn(norm)}: is the SE root")
             if not overwrite and size is not None and size > self.chunk_size:
@@ -448,7 +453,7 @@ class XRootDSE:
             stream, self.chunk_size, size=size, pfn=self._pfn(norm), callback=cb
         )
         if ended:
-            async with self._errors(norm, "put"):
+            with self._errors(norm, "put"):
                 await self._put_small(b"".join(head), norm, overwrite)
             return FileInfo(path=norm, size=total)
         if not overwrite and size is None:
@@ -509,7 +514,7 @@ class XRootDSE:
         steps.append(_xrd.Step(self._fs.mv, (self._fspath(tmp), self._fspath(norm))))
         chain = _xrd.Chain(steps, self.timeout).start()
         try:
-            end = await asyncio.shield(chain.done)
+            end = await chain.wait()
         except asyncio.CancelledError:
             chain.stop = True
             await asyncio.shield(self._settle_small(chain, len(steps), handle, tmp, norm))
@@ -545,7 +550,7 @@ class XRootDSE:
         await self._abort(writer, tmp)
 
     def _target_error(self, norm: str, stat: Any) -> DFCError:
-        if stat.flags & StatInfoFlags.IS_DIR:
+        if _is_dir(stat):
             return IsADirectory(f"put {self.pfn(norm)}: is a directory")
         return AlreadyExists(f"put {self.pfn(norm)}: file exists")
 
@@ -643,7 +648,7 @@ class XRootDSE:
             except XRootDFailure as exc:
                 if exc.server_errno == _FS_ERROR:
                     stat = await self._exists(norm)
-                    if stat is not None and stat.flags & StatInfoFlags.IS_DIR:
+                    if stat is not None and _is_dir(stat):
                         raise IsADirectory(f"rm {self.pfn(norm)}: is a directory") from exc
                 raise
 
@@ -680,7 +685,7 @@ class XRootDSE:
             raise InvalidArgument(f"rmdir {self.pfn(norm)}: cannot remove the SE root")
         async with self._errors(norm, "rmdir"):
             # xrootd 5.5 reports success for a missing directory: look first.
-            if not (await self._stat(norm)).flags & StatInfoFlags.IS_DIR:
+            if not _is_dir(await self._stat(norm)):
                 raise NotADirectory(f"rmdir {self.pfn(norm)}: not a directory")
             await _xrd.call(self._fs.rmdir, self._fspath(norm), timeout=self.timeout)
 
@@ -700,7 +705,7 @@ class XRootDSE:
         async with self._errors(norm, "checksum"):
             # xrootd 5.5 often never answers a checksum query on a directory
             # (the request then expires): look before asking.
-            if (await self._stat(norm)).flags & StatInfoFlags.IS_DIR:
+            if _is_dir(await self._stat(norm)):
                 raise IsADirectory(f"checksum {self.pfn(norm)}: is a directory")
             try:
                 answer = await _xrd.call(

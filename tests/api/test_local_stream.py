@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import cast
@@ -11,6 +12,7 @@ from typing import cast
 import pytest
 import xxhash
 
+from dfc._sync import BatchedWorkers
 from dfc.api._local import read_local, write_local
 from dfc.checksum import Hasher
 from dfc.errors import NotFound, StorageError
@@ -103,3 +105,28 @@ async def test_write_local_cancelled_while_waiting_creates_nothing(tmp_path: Pat
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not target.exists()
+
+
+async def test_write_local_cancelled_during_its_write_waits_for_it(tmp_path: Path) -> None:
+    """A small file written on BatchedWorkers: the caller hears of its cancellation
+    only once the write ran, so the file is complete when it cleans up."""
+    workers = BatchedWorkers(threads=1)
+    gate = threading.Event()
+    target = tmp_path / "out"
+    try:
+        blocker = workers.submit(gate.wait, 30)  # the write queues behind it
+        task = asyncio.ensure_future(
+            write_local(_blocks(b"data"), target, Hasher(), workers=workers)
+        )
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        assert not task.done()  # still waiting for its write
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert target.read_bytes() == b"data"
+        assert await blocker is True
+    finally:
+        gate.set()
+        workers.shutdown()

@@ -101,3 +101,28 @@ def test_get_of_many_small_files_from_a_remote_se(memory_api: DFC, tmp_path: Pat
     assert MemoryFileSystem().exists(f"/{tmp_path.name}-m/vo/many/f00")
     # Every worker thread ended with the command.
     assert not [t for t in threading.enumerate() if t.name.startswith("dfc-local")]
+
+
+async def test_settle_waits_for_the_call_of_a_cancelled_caller() -> None:
+    workers = BatchedWorkers(threads=1)
+    gate = threading.Event()
+    ran: list[int] = []
+
+    def slow() -> None:
+        gate.wait(30)
+        ran.append(1)
+
+    try:
+        future = workers.submit(slow)
+        future.cancel()  # the caller went away; the call still runs
+        settling = asyncio.ensure_future(workers.settle(future))
+        await asyncio.sleep(0.05)
+        assert not settling.done()
+        gate.set()
+        await settling
+        assert ran == [1]
+        await workers.settle(future)  # it ran: at once
+        await workers.settle(workers.submit(len, "ab"))  # not cancelled: until it ran
+    finally:
+        gate.set()
+        workers.shutdown()

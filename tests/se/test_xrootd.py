@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 import uuid
 import zlib
 
@@ -244,6 +245,33 @@ async def test_reads_close_their_files(xrd_se):
         assert await xrd_se.read_range("/rd/tiny", 2, 10) == b"ny"
     await xrd_se.close()
     assert not xrd_se._closing
+
+
+async def test_client_threads_keep_their_python_thread_state(xrd_se):
+    """The client's callback threads keep one Python thread state (see :mod:`dfc.se._xrd`).
+
+    A thread-local value lives in the thread state: set by one answer's
+    callback, it is still there at the next answer on that thread only if the
+    bindings did not create and delete a thread state around each callback.
+    """
+    await xrd_se.put(stream(b"x"), "/ts/f")
+    local = threading.local()
+    seen: list[tuple[int, int | None]] = []
+
+    def on_end(end: _xrd.ChainEnd) -> None:
+        seen.append((threading.get_ident(), getattr(local, "mark", None)))
+        local.mark = len(seen)
+
+    for _ in range(4):
+        steps = [_xrd.Step(xrd_se._fs.stat, (xrd_se._fspath("/ts/f"),))]
+        end = await _xrd.Chain(steps, xrd_se.timeout, on_end).start().done
+        assert end.error is None
+    first_seen: set[int] = set()
+    for ident, mark in seen:
+        if ident in first_seen:
+            assert mark is not None, seen
+        first_seen.add(ident)
+    assert len(first_seen) < len(seen)  # some thread answered twice
 
 
 @pytest.mark.parametrize("when", ["started", "finished"])
