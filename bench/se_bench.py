@@ -80,14 +80,17 @@ class Row:
     goal: float | None
 
 
-async def dfc_put(se: StorageElement, src: Path, path: str) -> None:
+async def dfc_put(
+    se: StorageElement, src: Path, path: str, workers: BatchedWorkers | None = None
+) -> None:
     """Upload local ``src`` to ``path`` on ``se`` as ``dfc put`` reads a local file.
 
     dfc's own reader (:func:`dfc.api._local.read_local`) opens, reads and hashes
     the file in worker threads, off the event loop (as xrdcp and rclone do it off
-    their main thread); a small file is one hand-over.
+    their main thread); a small file is one hand-over, on ``workers`` for the
+    small files of a many-file put, as ``dfc put`` does.
     """
-    await se.put(read_local(src, Hasher()), path, overwrite=True)
+    await se.put(read_local(src, Hasher(), workers=workers), path, overwrite=True)
 
 
 async def dfc_get(
@@ -108,7 +111,7 @@ async def dfc_many(se: StorageElement, c: Case, dst: Path, *, put: bool, remote:
     async def one(name: str) -> None:
         async with slots.hold(c.file_size):
             if put:
-                await dfc_put(se, c.small / name, f"{remote}/{name}")
+                await dfc_put(se, c.small / name, f"{remote}/{name}", workers)
             else:
                 await dfc_get(se, f"{remote}/{name}", dst / name, workers)
 

@@ -16,13 +16,12 @@ import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 from dfc.errors import SETimeout
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-    from typing import Any
 
 __all__ = ["BatchedWorkers", "CatalogExecutor", "LoopThread", "iterate", "run", "wait"]
 
@@ -133,6 +132,12 @@ class CatalogExecutor:
         self._pool.shutdown(wait=True)
 
 
+class _Job(NamedTuple):
+    call: Callable[[], Any]
+    future: asyncio.Future[Any]
+    release: Callable[[Any], None] | None
+
+
 class BatchedWorkers:
     """A few threads for short blocking calls (small local files); the loop hears in batches.
 
@@ -142,17 +147,16 @@ class BatchedWorkers:
     earlier results still wait for the loop adds to them, and the loop resolves
     them together. Calls start in submission order, several at once; a call
     cannot be cancelled once submitted (a cancelled caller's call still runs:
-    :meth:`settle` waits for it, so the caller need not shield the future).
-    Use it from one event loop, then :meth:`shutdown` it.
+    :meth:`settle` waits for it, so the caller need not shield the future; a
+    call that returns something to clean up is submitted with
+    :meth:`submit_releasing`). Use it from one event loop, then :meth:`shutdown` it.
     """
 
     def __init__(self, threads: int = 4, name: str = "dfc-local") -> None:
         """Prepare ``threads`` threads (started on first use)."""
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._done: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        self._done: list[tuple[_Job, Any, BaseException | None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         # On the loop only: futures of calls not yet reported, and who waits for them to run.
         self._running: set[asyncio.Future[Any]] = set()
@@ -164,14 +168,32 @@ class BatchedWorkers:
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[T]:
         """Queue ``fn(*args, **kwargs)``; return a future of the running loop for its result."""
-        loop = asyncio.get_running_loop()
+        return self._queue(asyncio.get_running_loop(), functools.partial(fn, *args, **kwargs), None)
+
+    def submit_releasing(
+        self, fn: Callable[[], T], release: Callable[[T], None]
+    ) -> asyncio.Future[T]:
+        """:meth:`submit` ``fn()``, whose result needs cleaning up if nobody takes it.
+
+        If the future was cancelled (its caller went away) by the time ``fn``
+        returned, ``release(result)`` runs on the loop instead, before
+        :meth:`settle` returns; its exceptions go to the loop's exception handler.
+        """
+        return self._queue(asyncio.get_running_loop(), fn, release)
+
+    def _queue(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        call: Callable[[], T],
+        release: Callable[[T], None] | None,
+    ) -> asyncio.Future[T]:
         if self._loop is None:
             self._loop = loop
             for thread in self._threads:
                 thread.start()
         future: asyncio.Future[T] = loop.create_future()
         self._running.add(future)
-        self._jobs.put((functools.partial(fn, *args, **kwargs), future))
+        self._jobs.put(_Job(call, future, release))
         return future
 
     async def settle(self, future: asyncio.Future[Any]) -> None:
@@ -190,16 +212,15 @@ class BatchedWorkers:
     def _work(self) -> None:
         assert self._loop is not None
         while (job := self._jobs.get()) is not None:
-            call, future = job
             result: Any = None
             error: BaseException | None = None
             try:
-                result = call()
+                result = job.call()
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
                 error = exc
             with self._lock:
                 first = not self._done
-                self._done.append((future, result, error))
+                self._done.append((job, result, error))
             if first:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
                     self._loop.call_soon_threadsafe(self._deliver)
@@ -207,18 +228,25 @@ class BatchedWorkers:
     def _deliver(self) -> None:
         with self._lock:
             done, self._done = self._done, []
-        for future, result, error in done:
+        for (_call, future, release), result, error in done:
             self._running.discard(future)
+            if not future.cancelled():
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(result)
+            elif release is not None and error is None:
+                try:
+                    release(result)
+                except Exception as exc:  # noqa: BLE001 - reported like a failed loop callback
+                    assert self._loop is not None
+                    self._loop.call_exception_handler(
+                        {"message": "releasing an abandoned result failed", "exception": exc}
+                    )
             if self._settling:
                 waiter = self._settling.pop(future, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
-            if future.cancelled():
-                continue
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
 
     def shutdown(self) -> None:
         """Stop the threads once the queued calls ran."""

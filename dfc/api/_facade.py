@@ -339,6 +339,7 @@ class DFC(
             storage = Storage(self.settings, storage_infos)
             executor = _sync.CatalogExecutor()
             slots = CopySlots.from_settings(self.settings)
+            workers = _sync.BatchedWorkers()  # threads start with the first remote small file
             owner, group = self._owner()
 
             def register_batch(records: list[FileRecord]) -> list[Entry | Exception]:
@@ -356,7 +357,13 @@ class DFC(
                 async with slots.hold(item.size):
                     try:
                         entry = await put_one(
-                            item, storage, target, registrar.submit, old.get(item.lfn), callback
+                            item,
+                            storage,
+                            target,
+                            registrar.submit,
+                            old.get(item.lfn),
+                            callback,
+                            workers,
                         )
                     except DFCError as exc:
                         result.failed[item.lfn] = exc
@@ -370,6 +377,7 @@ class DFC(
                 await asyncio.gather(*(one(i) for i in range(len(plan.items))))
             finally:
                 await storage.aclose()
+                workers.shutdown()
                 executor.shutdown()
 
         _sync.run(run())

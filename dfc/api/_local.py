@@ -16,7 +16,7 @@ from dfc.errors import DFCError, IsADirectory, NotFound, PermissionDenied, Stora
 
 if TYPE_CHECKING:
     import io
-    from collections.abc import AsyncIterable, AsyncIterator
+    from collections.abc import AsyncIterable, AsyncIterator, Callable
     from pathlib import Path
 
     from dfc._sync import BatchedWorkers
@@ -41,13 +41,19 @@ def local_error(path: Path | str, exc: OSError) -> DFCError:
 
 
 async def read_local(
-    path: Path, hasher: Hasher, callback: Callback | None = None, chunk: int = CHUNK
+    path: Path,
+    hasher: Hasher,
+    callback: Callback | None = None,
+    chunk: int = CHUNK,
+    *,
+    workers: BatchedWorkers | None = None,
 ) -> AsyncIterator[bytes]:
     """Yield the bytes of ``path`` in large chunks, feeding ``hasher`` on the way.
 
     A worker thread opens the file and reads its first chunk in one call; a file
     that ends within that chunk is closed there too (a small file costs one
-    hand-over). Later chunks are read ahead while the current one is consumed.
+    hand-over, on ``workers`` if given: many small files at once). Later chunks
+    are read ahead while the current one is consumed.
 
     Raises:
         NotFound, PermissionDenied, StorageError: the file cannot be read.
@@ -74,15 +80,8 @@ async def read_local(
             raise
         return fh, data, ended
 
-    opening = loop.run_in_executor(None, open_and_read)
     try:
-        fh, data, ended = await asyncio.shield(opening)
-    except asyncio.CancelledError:
-        # Wait for the worker so that its file is closed before the cancellation goes on.
-        await asyncio.wait([opening])
-        if not opening.cancelled() and opening.exception() is None:
-            opening.result()[0].close()
-        raise
+        fh, data, ended = await _opened(loop, open_and_read, workers)
     except OSError as exc:
         raise local_error(path, exc) from None
     pending: asyncio.Future[bytes] | None = None
@@ -106,6 +105,40 @@ async def read_local(
             # Let the read in flight finish before closing its file.
             await asyncio.wait([pending])
         fh.close()
+
+
+async def _opened(
+    loop: asyncio.AbstractEventLoop,
+    open_and_read: Callable[[], tuple[io.FileIO, bytes, bool]],
+    workers: BatchedWorkers | None,
+) -> tuple[io.FileIO, bytes, bool]:
+    """Run ``open_and_read`` on a worker; if cancelled meanwhile, close what it opened.
+
+    Raises:
+        OSError: the file cannot be opened or read.
+    """
+    if workers is not None:
+        job = workers.submit_releasing(open_and_read, _close_opened)
+        try:
+            return await job
+        except asyncio.CancelledError:
+            await workers.settle(job)  # a file it opened for nobody is closed then
+            if not job.cancelled() and job.exception() is None:
+                job.result()[0].close()  # it ended before the cancellation reached us
+            raise
+    opening = loop.run_in_executor(None, open_and_read)
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        # Wait for the worker so that its file is closed before the cancellation goes on.
+        await asyncio.wait([opening])
+        if not opening.cancelled() and opening.exception() is None:
+            opening.result()[0].close()
+        raise
+
+
+def _close_opened(opened: tuple[io.FileIO, bytes, bool]) -> None:
+    opened[0].close()
 
 
 async def open_local(path: Path, mode: str) -> io.FileIO:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import io
     from collections.abc import Awaitable, Callable, Sequence
 
+    from dfc._sync import BatchedWorkers
     from dfc.api._storage import Storage
     from dfc.callbacks import Callback
     from dfc.catalog import CatalogTx
@@ -197,13 +198,18 @@ class _LocalSource:
 
 
 async def _upload(
-    se: StorageElement, item: PutItem, path: str, hasher: Hasher, callback: Callback | None
+    se: StorageElement,
+    item: PutItem,
+    path: str,
+    hasher: Hasher,
+    callback: Callback | None,
+    workers: BatchedWorkers | None,
 ) -> FileInfo:
     """Write the local file to ``path`` on ``se``, hashing the bytes sent.
 
     A local SE copies in its worker threads (:meth:`LocalSE.put_from`), which
     also open and close the local file; any other SE gets the file as a stream
-    of chunks.
+    of chunks (a small file read in one call on ``workers``, if given).
 
     Raises:
         DFCError: the local file cannot be read, or the SE failed.
@@ -211,7 +217,8 @@ async def _upload(
     from dfc.se.local import LocalSE
 
     if not isinstance(se, LocalSE):
-        return await se.put(read_local(item.local, hasher, callback), path, size=None)
+        stream = read_local(item.local, hasher, callback, workers=workers)
+        return await se.put(stream, path, size=None)
     source = _LocalSource(item.local, item.size)
     try:
         progress = callback.relative_update if callback is not None else None
@@ -227,12 +234,14 @@ async def put_one(
     register: Callable[[FileRecord], Awaitable[Entry]],
     old: Entry | None,
     callback: Callback | None,
+    workers: BatchedWorkers | None = None,
 ) -> Entry:
     """Upload one file, verify it on the SE and register it.
 
     ``register`` registers the record (on the catalogue thread) and raises on
     failure; the uploaded replica is then removed again, so the file
-    is either registered with a verified replica or left nowhere.
+    is either registered with a verified replica or left nowhere. ``workers``
+    read small local files for SEs other than local ones (many files at once).
 
     Raises:
         DFCError: the upload, the verification or the registration failed.
@@ -245,13 +254,13 @@ async def put_one(
         path = f"{item.lfn}~{guid[:8].lower()}"
     hasher = Hasher()
     try:
-        info = await _upload(se, item, path, hasher, callback)
+        info = await _upload(se, item, path, hasher, callback, workers)
     except AlreadyExists:
         # Bytes at this path that the catalogue does not know (a renamed LFN's
         # replica, or dark data): never overwrite them.
         path = f"{item.lfn}~{guid[:8].lower()}"
         hasher = Hasher()
-        info = await _upload(se, item, path, hasher, callback)
+        info = await _upload(se, item, path, hasher, callback, workers)
     try:
         if hasher.size != item.size:
             raise SizeMismatch(

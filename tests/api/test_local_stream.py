@@ -130,3 +130,46 @@ async def test_write_local_cancelled_during_its_write_waits_for_it(tmp_path: Pat
     finally:
         gate.set()
         workers.shutdown()
+
+
+async def test_read_local_on_batched_workers(tmp_path: Path) -> None:
+    workers = BatchedWorkers(threads=2)
+    try:
+        for size in (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK):
+            path = tmp_path / f"f{size}"
+            data = os.urandom(size)
+            path.write_bytes(data)
+            hasher = Hasher()
+            got = [b async for b in read_local(path, hasher, chunk=CHUNK, workers=workers)]
+            assert b"".join(got) == data
+            assert hasher.xxh3 == xxhash.xxh3_64_hexdigest(data)
+        with pytest.raises(NotFound):
+            _ = [b async for b in read_local(tmp_path / "nope", Hasher(), workers=workers)]
+    finally:
+        workers.shutdown()
+
+
+async def test_read_local_cancelled_while_opening_closes_the_file(tmp_path: Path) -> None:
+    """The open ran for a caller that went away: the file it opened is closed."""
+    path = tmp_path / "big"
+    path.write_bytes(os.urandom(3 * CHUNK))  # stays open after the first read
+    workers = BatchedWorkers(threads=1)
+    gate = threading.Event()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    try:
+        workers.submit(gate.wait, 30)  # the open queues behind it
+        stream = cast(
+            "AsyncGenerator[bytes, None]", read_local(path, Hasher(), chunk=CHUNK, workers=workers)
+        )
+        task = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        assert not task.done()  # it waits for the open to have run
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert len(os.listdir("/proc/self/fd")) == fds_before
+    finally:
+        gate.set()
+        workers.shutdown()

@@ -126,3 +126,64 @@ async def test_settle_waits_for_the_call_of_a_cancelled_caller() -> None:
     finally:
         gate.set()
         workers.shutdown()
+
+
+async def test_an_abandoned_result_is_released() -> None:
+    workers = BatchedWorkers(threads=1)
+    gate = threading.Event()
+    released: list[str] = []
+    try:
+        future = workers.submit_releasing(lambda: gate.wait(30) and "handle", released.append)
+        kept = workers.submit_releasing(lambda: "kept", released.append)
+        future.cancel()  # the caller went away while the call ran
+        settling = asyncio.ensure_future(workers.settle(future))
+        await asyncio.sleep(0.05)
+        assert not settling.done()
+        gate.set()
+        await settling
+        assert released == ["handle"]  # released before settle returned
+        assert await kept == "kept"  # a result someone took is not released
+        assert released == ["handle"]
+    finally:
+        gate.set()
+        workers.shutdown()
+
+
+async def test_a_failing_release_goes_to_the_loop_exception_handler() -> None:
+    workers = BatchedWorkers(threads=1)
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    gate = threading.Event()
+
+    def release(_result: object) -> None:
+        raise OSError("close failed")
+
+    try:
+        future = workers.submit_releasing(lambda: gate.wait(30), release)
+        other = workers.submit(len, "ab")
+        future.cancel()
+        gate.set()
+        await workers.settle(future)
+        assert await other == 2  # the other results are still delivered
+    finally:
+        gate.set()
+        workers.shutdown()
+        loop.set_exception_handler(None)
+    assert [str(c["exception"]) for c in reported] == ["close failed"]
+
+
+def test_put_of_many_small_files_to_a_remote_se(memory_api: DFC, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    blobs = {f"f{i:02d}": os.urandom(10 * i) for i in range(40)}
+    for name, data in blobs.items():
+        (src / name).write_bytes(data)
+    put = memory_api.put([src], "/vo/up", se="M", recursive=True)
+    put.raise_first()
+    fs = MemoryFileSystem()
+    for name, data in blobs.items():
+        assert fs.cat_file(f"/{tmp_path.name}-m/vo/up/{name}") == data
+        assert put.succeeded[f"/vo/up/{name}"].size == len(data)
+    # The local files were read on the batched workers, whose threads ended with the put.
+    assert not [t for t in threading.enumerate() if t.name.startswith("dfc-local")]
