@@ -11,7 +11,8 @@ use (:class:`dfc.api._slots.CopySlots` with the default settings: 8 files of 1 M
 read and written as ``dfc put`` and ``dfc get`` do it (``dfc.api._local``: hashed, in
 worker threads, as the native tools do their file I/O off their main thread).
 Each case runs ``--rounds`` times, dfc and the peer alternating, each round onto new
-remote names; the best time of each side counts (the machine is shared and noisy).
+remote names and after a ``sync`` (no run pays for the writeback of the one before); the
+best time of each side counts (the machine is shared and noisy).
 Prints MB/s (large) or files/s (small) and the ratio dfc/peer.
 
 Goals: >= 0.9x xrdcp for the large file on root://, >= 1x the native tool for the
@@ -257,16 +258,21 @@ async def best_of(
     Every round writes to new remote names (``tag``): rclone skips files already
     there, so repeating a copy onto the same names would measure nothing.
     ``fresh``, when given, is emptied before each run (a local download directory).
+    Each run starts with the data of the runs before it flushed to disk
+    (``sync``, not timed): otherwise a run can be throttled by the kernel while
+    it writes back what the previous one (the other side's) left dirty.
     """
     best_dfc = best_peer = float("inf")
     for r in range(c.rounds):
         tag = f"r{r}"
         if fresh is not None:
             reset(fresh)
+        os.sync()
         best_dfc = min(best_dfc, await atimed(dfc(tag)))
         if fresh is not None:
             reset(fresh)
         b.prepare(tag)
+        os.sync()
         start = time.perf_counter()
         peer(tag)
         best_peer = min(best_peer, time.perf_counter() - start)
