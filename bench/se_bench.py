@@ -21,6 +21,7 @@ many small files.
 Usage:
     python bench/se_bench.py [--size-mib 1024] [--files 1000] [--file-kib 100]
         [--concurrency N] [--rounds 3] [--backends root,webdav,s3] [--dir DIR]
+        [--server-dir DIR]
 """
 
 from __future__ import annotations
@@ -392,7 +393,15 @@ def main() -> None:
     ap.add_argument("--backends", default="root,webdav,s3")
     ap.add_argument("--rounds", type=int, default=3, help="best of this many runs per case")
     ap.add_argument("--dir", type=Path, default=None, help="work directory (default: temp)")
+    ap.add_argument(
+        "--server-dir",
+        type=Path,
+        default=None,
+        help="where the servers keep their data (default: the system's temp directory)",
+    )
     args = ap.parse_args()
+    if args.server_dir is not None:
+        tempfile.tempdir = str(args.server_dir)  # the test helpers make their dirs there
 
     work = Path(tempfile.mkdtemp(prefix="dfc-se-bench-", dir=args.dir))
     rows: list[Row] = []
