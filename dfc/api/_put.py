@@ -158,9 +158,8 @@ def _check_targets(tx: CatalogTx, plan: PutPlan, *, overwrite: bool) -> None:
 class _LocalSource:
     """A local file read by a local SE's worker thread: opened there, closed at its end.
 
-    A put to a local SE then costs the event loop no system call of its own per
-    file (each one gives up the GIL, and getting it back from the busy workers
-    costs more than the call).
+    The copy of a file to a local SE is then one job of the SE's worker: the
+    event loop makes no system call of its own for it.
     """
 
     __slots__ = ("_fh", "_path", "_size")
