@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,12 +89,18 @@ def test_shutdown_without_use_is_immediate() -> None:
     BatchedWorkers().shutdown()
 
 
-def test_get_of_many_small_files_from_a_remote_se(memory_api: DFC, tmp_path: Path) -> None:
+def _small_files(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
+    """40 small local files of 0 to 390 bytes in ``tmp_path/src``."""
     src = tmp_path / "src"
     src.mkdir()
     blobs = {f"f{i:02d}": os.urandom(10 * i) for i in range(40)}
     for name, data in blobs.items():
         (src / name).write_bytes(data)
+    return src, blobs
+
+
+def test_get_of_many_small_files_from_a_remote_se(memory_api: DFC, tmp_path: Path) -> None:
+    src, blobs = _small_files(tmp_path)
     memory_api.put([src], "/vo/many", se="M", recursive=True).raise_first()
     out = tmp_path / "out"
     memory_api.get(["/vo/many"], out, recursive=True).raise_first()
@@ -103,58 +110,66 @@ def test_get_of_many_small_files_from_a_remote_se(memory_api: DFC, tmp_path: Pat
     assert not [t for t in threading.enumerate() if t.name.startswith("dfc-local")]
 
 
-async def test_settle_waits_for_the_call_of_a_cancelled_caller() -> None:
+@pytest.fixture
+def gated() -> Iterator[tuple[BatchedWorkers, threading.Event]]:
+    """One worker thread and a gate its first call can wait at; both let go at the end."""
     workers = BatchedWorkers(threads=1)
     gate = threading.Event()
+    try:
+        yield workers, gate
+    finally:
+        gate.set()
+        workers.shutdown()
+
+
+async def _settle_once_open(workers: BatchedWorkers, future: Any, gate: threading.Event) -> None:
+    """``settle(future)`` waits while the gate holds its call, and returns once it ran."""
+    settling = asyncio.ensure_future(workers.settle(future))
+    await asyncio.sleep(0.05)
+    assert not settling.done()
+    gate.set()
+    await settling
+
+
+async def test_settle_waits_for_the_call_of_a_cancelled_caller(
+    gated: tuple[BatchedWorkers, threading.Event],
+) -> None:
+    workers, gate = gated
     ran: list[int] = []
 
     def slow() -> None:
         gate.wait(30)
         ran.append(1)
 
-    try:
-        future = workers.submit(slow)
-        future.cancel()  # the caller went away; the call still runs
-        settling = asyncio.ensure_future(workers.settle(future))
-        await asyncio.sleep(0.05)
-        assert not settling.done()
-        gate.set()
-        await settling
-        assert ran == [1]
-        await workers.settle(future)  # it ran: at once
-        await workers.settle(workers.submit(len, "ab"))  # not cancelled: until it ran
-    finally:
-        gate.set()
-        workers.shutdown()
+    future = workers.submit(slow)
+    future.cancel()  # the caller went away; the call still runs
+    await _settle_once_open(workers, future, gate)
+    assert ran == [1]
+    await workers.settle(future)  # it ran: at once
+    await workers.settle(workers.submit(len, "ab"))  # not cancelled: until it ran
 
 
-async def test_an_abandoned_result_is_released() -> None:
-    workers = BatchedWorkers(threads=1)
-    gate = threading.Event()
+async def test_an_abandoned_result_is_released(
+    gated: tuple[BatchedWorkers, threading.Event],
+) -> None:
+    workers, gate = gated
     released: list[str] = []
-    try:
-        future = workers.submit_releasing(lambda: gate.wait(30) and "handle", released.append)
-        kept = workers.submit_releasing(lambda: "kept", released.append)
-        future.cancel()  # the caller went away while the call ran
-        settling = asyncio.ensure_future(workers.settle(future))
-        await asyncio.sleep(0.05)
-        assert not settling.done()
-        gate.set()
-        await settling
-        assert released == ["handle"]  # released before settle returned
-        assert await kept == "kept"  # a result someone took is not released
-        assert released == ["handle"]
-    finally:
-        gate.set()
-        workers.shutdown()
+    future = workers.submit_releasing(lambda: gate.wait(30) and "handle", released.append)
+    kept = workers.submit_releasing(lambda: "kept", released.append)
+    future.cancel()  # the caller went away while the call ran
+    await _settle_once_open(workers, future, gate)
+    assert released == ["handle"]  # released before settle returned
+    assert await kept == "kept"  # a result someone took is not released
+    assert released == ["handle"]
 
 
-async def test_a_failing_release_goes_to_the_loop_exception_handler() -> None:
-    workers = BatchedWorkers(threads=1)
+async def test_a_failing_release_goes_to_the_loop_exception_handler(
+    gated: tuple[BatchedWorkers, threading.Event],
+) -> None:
+    workers, gate = gated
     loop = asyncio.get_running_loop()
     reported: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: reported.append(context))
-    gate = threading.Event()
 
     def release(_result: object) -> None:
         raise OSError("close failed")
@@ -167,18 +182,12 @@ async def test_a_failing_release_goes_to_the_loop_exception_handler() -> None:
         await workers.settle(future)
         assert await other == 2  # the other results are still delivered
     finally:
-        gate.set()
-        workers.shutdown()
         loop.set_exception_handler(None)
     assert [str(c["exception"]) for c in reported] == ["close failed"]
 
 
 def test_put_of_many_small_files_to_a_remote_se(memory_api: DFC, tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    blobs = {f"f{i:02d}": os.urandom(10 * i) for i in range(40)}
-    for name, data in blobs.items():
-        (src / name).write_bytes(data)
+    src, blobs = _small_files(tmp_path)
     put = memory_api.put([src], "/vo/up", se="M", recursive=True)
     put.raise_first()
     fs = MemoryFileSystem()
