@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import functools
 import os
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from dfc.errors import DFCError, IsADirectory, NotFound, PermissionDenied, StorageError
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["CHUNK", "local_error", "open_local", "read_local", "write_local"]
 
 CHUNK = 8 << 20
+
+T = TypeVar("T")
 
 
 def local_error(path: Path | str, exc: OSError) -> DFCError:
@@ -81,7 +83,7 @@ async def read_local(
         return fh, data, ended
 
     try:
-        fh, data, ended = await _opened(loop, open_and_read, workers)
+        fh, data, ended = await _run_to_end(loop, open_and_read, workers, _close_opened)
     except OSError as exc:
         raise local_error(path, exc) from None
     pending: asyncio.Future[bytes] | None = None
@@ -107,38 +109,46 @@ async def read_local(
         fh.close()
 
 
-async def _opened(
+async def _run_to_end(
     loop: asyncio.AbstractEventLoop,
-    open_and_read: Callable[[], tuple[io.FileIO, bytes, bool]],
+    fn: Callable[[], T],
     workers: BatchedWorkers | None,
-) -> tuple[io.FileIO, bytes, bool]:
-    """Run ``open_and_read`` on a worker; if cancelled meanwhile, close what it opened.
+    release: Callable[[T], None] | None = None,
+) -> T:
+    """Run ``fn`` on ``workers`` (else the loop's default executor) and return its result.
+
+    A cancelled caller waits for the call to end before the cancellation goes
+    on, so that what it touches (a file) is complete or absent when the caller
+    cleans up; ``release`` then closes what it returned for nobody.
 
     Raises:
-        OSError: the file cannot be opened or read.
+        Exception: what ``fn`` raised.
     """
     if workers is not None:
-        job = workers.submit_releasing(open_and_read, _close_opened)
+        job = workers.submit(fn) if release is None else workers.submit_releasing(fn, release)
         try:
             return await job
         except asyncio.CancelledError:
-            await workers.settle(job)  # a file it opened for nobody is closed then
-            if not job.cancelled() and job.exception() is None:
-                job.result()[0].close()  # it ended before the cancellation reached us
+            await workers.settle(job)  # an abandoned result is released by then
+            if release is not None and not job.cancelled() and job.exception() is None:
+                release(job.result())  # it ended before the cancellation reached us
             raise
-    opening = loop.run_in_executor(None, open_and_read)
+    running = loop.run_in_executor(None, fn)
     try:
-        return await asyncio.shield(opening)
+        return await asyncio.shield(running)
     except asyncio.CancelledError:
-        # Wait for the worker so that its file is closed before the cancellation goes on.
-        await asyncio.wait([opening])
-        if not opening.cancelled() and opening.exception() is None:
-            opening.result()[0].close()
+        await asyncio.wait([running])
+        if release is not None and not running.cancelled() and running.exception() is None:
+            release(running.result())
         raise
 
 
 def _close_opened(opened: tuple[io.FileIO, bytes, bool]) -> None:
     opened[0].close()
+
+
+def _close(fh: io.FileIO) -> None:
+    fh.close()
 
 
 async def open_local(path: Path, mode: str) -> io.FileIO:
@@ -151,16 +161,8 @@ async def open_local(path: Path, mode: str) -> io.FileIO:
     Raises:
         OSError: the file cannot be opened.
     """
-    opening = asyncio.get_running_loop().run_in_executor(
-        None, functools.partial(open, path, mode, buffering=0)
-    )
-    try:
-        return cast("io.FileIO", await asyncio.shield(opening))
-    except asyncio.CancelledError:
-        await asyncio.wait([opening])
-        if not opening.cancelled() and opening.exception() is None:
-            opening.result().close()
-        raise
+    opening = cast("Callable[[], io.FileIO]", functools.partial(open, path, mode, buffering=0))
+    return await _run_to_end(asyncio.get_running_loop(), opening, None, _close)
 
 
 def temp_name(target: Path) -> Path:
@@ -210,22 +212,7 @@ async def write_local(
             except OSError as exc:  # creating (or closing) it failed
                 raise local_error(tmp.parent, exc) from None
 
-        # A cancelled caller waits for the call, so that the file is complete
-        # or absent when it cleans up.
-        if workers is not None:
-            job = workers.submit(write_whole)
-            try:
-                await job
-            except asyncio.CancelledError:
-                await workers.settle(job)
-                raise
-        else:
-            job = loop.run_in_executor(None, write_whole)
-            try:
-                await asyncio.shield(job)
-            except asyncio.CancelledError:
-                await asyncio.wait([job])
-                raise
+        await _run_to_end(loop, write_whole, workers)
         if callback is not None:
             callback.relative_update(len(first))
         return len(first)
