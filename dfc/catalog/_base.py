@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import exc as sa_exc
 
 from dfc import lfn as _lfn
-from dfc.catalog.schema import from_db_time, to_db_time
+from dfc.catalog.schema import PATH_PREFIX, from_db_time, to_db_time
 from dfc.models import Entry, Replica
 
 if TYPE_CHECKING:
@@ -31,7 +31,16 @@ if TYPE_CHECKING:
     #: A row as the hot paths see it: a plain sequence of column values.
     DBRow: TypeAlias = Sequence[Any]
 
-__all__ = ["CHUNK", "TxBase", "chunks", "new_replica", "prefix_range", "sort_key"]
+__all__ = [
+    "CHUNK",
+    "TxBase",
+    "chunks",
+    "indexed_prefix",
+    "new_replica",
+    "path_between",
+    "prefix_range",
+    "sort_key",
+]
 
 #: Replica(*fields) without the named tuple's Python-level ``__new__``: half the
 #: cost, for the hot loops that make one per row.
@@ -86,6 +95,28 @@ def prefix_range(path: str) -> tuple[str, str]:
     """
     low = "/" if path == "/" else path + "/"
     return low, low[:-1] + "0"  # "0" is the code point after "/"
+
+
+def indexed_prefix(col: str, low: str, high: str) -> tuple[str, list[str]]:
+    """Return ``(sql, params)`` bounding the indexed prefix of path column ``col``.
+
+    For PostgreSQL, whose B-tree entries cannot hold a whole path: its range
+    index is on ``substr(path, 1, PATH_PREFIX)`` (migration 0006). The bounds
+    follow from ``low <= col <= high``, as cutting two strings to the same length
+    never reverses their order; a query adds them to its exact condition so that
+    the range is an index scan. The SQL ends with ``AND``.
+    """
+    cut = f"substr({col}, 1, {PATH_PREFIX})"
+    return f"{cut} >= ? AND {cut} <= ? AND ", [low[:PATH_PREFIX], high[:PATH_PREFIX]]
+
+
+def path_between(col: str, low: str, high: str, *, sqlite: bool) -> tuple[str, list[str]]:
+    """Return ``(sql, params)`` true exactly for ``low < col < high`` (see :func:`prefix_range`).
+
+    On PostgreSQL the condition also bounds the indexed prefix (:func:`indexed_prefix`).
+    """
+    sql, params = ("", []) if sqlite else indexed_prefix(col, low, high)
+    return f"{sql}{col} > ? AND {col} < ?", [*params, low, high]
 
 
 @lru_cache(maxsize=512)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dfc import lfn as _lfn
-from dfc.catalog._base import TxBase, chunks, marks, prefix_range
+from dfc.catalog._base import TxBase, chunks, marks, path_between, prefix_range
 from dfc.errors import InvalidLFN, SENotFound
 
 if TYPE_CHECKING:
@@ -53,15 +53,14 @@ class ConsistencyMixin(TxBase):
             SENotFound: no such SE.
         """
         se_id = self._se_id(se)
-        low, high = prefix_range(path)
+        below, range_params = path_between("d.path", *prefix_range(path), sqlite=self._sqlite)
         cols = (
             "f.id, d.path, f.name, r.path, r.status, f.size, f.adler32, f.xxh3 "
             "FROM replicas r JOIN files f ON f.id = r.file_id "
             "JOIN directories d ON d.id = f.dir_id"
         )
-        dpath = f"d.path{self._collate}"
-        where = f"r.se_id = ? AND f.id > ? AND ({dpath} = ? OR ({dpath} > ? AND {dpath} < ?)"
-        params: list[object] = [se_id, after, path, low, high]
+        where = f"r.se_id = ? AND f.id > ? AND (d.path = ? OR ({below})"
+        params: list[object] = [se_id, after, path, *range_params]
         if path != "/":
             where += " OR (d.path = ? AND f.name = ?)"
             params += [_lfn.dirname(path), _lfn.basename(path)]

@@ -43,7 +43,7 @@ class DumpMixin(NamespaceMixin, StreamMixin):
             entry = self.lookup(path)
             reps = tuple((r.se, r.pfn) for r in entry.replicas)
             return iter([DumpEntry(path, entry.size, entry.adler32 or "", entry.xxh3, reps)])
-        where, params = subtree("d", path)
+        where, params = subtree("d", path, sqlite=self._sqlite)
         sql = (
             "SELECT d.path, f.name, f.size, f.adler32, f.xxh3, r.se_id, r.path "
             "FROM directories d JOIN files f ON f.dir_id = d.id "

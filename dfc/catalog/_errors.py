@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import exc as sa_exc
 
-from dfc.errors import AlreadyExists, CatalogError, CatalogUnavailable, DFCError, InvalidLFN
+from dfc.errors import (
+    AlreadyExists,
+    CatalogError,
+    CatalogUnavailable,
+    DFCError,
+    InvalidArgument,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -48,12 +54,10 @@ def _map(exc: sa_exc.SQLAlchemyError) -> DFCError:
     if getattr(getattr(exc, "orig", None), "sqlstate", None) == _LIMIT_EXCEEDED and (
         "index row size" in low
     ):
-        # A valid LFN (<= 4,096 bytes) whose directory path exceeds what a
-        # PostgreSQL B-tree index entry holds.
-        return InvalidLFN(
-            "path too long for a PostgreSQL catalogue: its directory path index holds "
-            f"about 2,700 bytes (SQLite: the full 4,096) ({detail})"
-        )
+        # Paths have no such limit (migration 0006); the other indexed texts are
+        # bounded by their checks, so this takes an odd value such as a DN of
+        # 1,024 four-byte characters.
+        return InvalidArgument(f"value too long for a PostgreSQL index ({detail})")
     unavailable = any(s in low for s in _UNAVAILABLE) or getattr(
         exc, "connection_invalidated", False
     )
@@ -73,7 +77,7 @@ def translate() -> Iterator[None]:
 
     Raises:
         AlreadyExists: a uniqueness or foreign-key constraint was violated.
-        InvalidLFN: a path too long for PostgreSQL's path index.
+        InvalidArgument: a value too long for a PostgreSQL B-tree index.
         CatalogUnavailable: the database is locked, down or unreachable.
         CatalogError: any other database failure.
     """

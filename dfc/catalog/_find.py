@@ -62,7 +62,7 @@ class FindMixin(MetaMixin):
         scopes = []
         for scope in (path, *query.paths):
             self._dir_row(scope)
-            scopes.append(subtree("d", scope))
+            scopes.append(subtree("d", scope, sqlite=self._sqlite))
         return compile_where(query, scopes, sqlite=self._sqlite)
 
     def find(self, path: str, terms: Sequence[str] | Query) -> Iterator[str]:

@@ -372,7 +372,7 @@ class MetaMixin(NamespaceMixin, StreamMixin):
     def _check_conflict(self, path: str, dir_id: int, fld: Field) -> None:
         """Raise MetadataConflict if another directory of ``path``'s branch sets ``fld``."""
         self._lock_fields([fld.id])
-        below, params = subtree("md", path)
+        below, params = subtree("md", path, sqlite=self._sqlite)
         parents = _lfn.parents(path)
         above = f"md.path IN ({marks(len(parents))}) OR " if parents else ""
         sql = (
@@ -505,7 +505,7 @@ class MetaMixin(NamespaceMixin, StreamMixin):
                 on an ancestor of ``dst`` too.
         """
         parents = _lfn.parents(dst)
-        below, params = subtree("md", src)
+        below, params = subtree("md", src, sqlite=self._sqlite)
         sql = (
             f"SELECT a.field_id, md.path FROM ({_DIR_META_ALL}) a "
             f"JOIN directories md ON md.id = a.dir_id WHERE {below}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dfc import lfn as _lfn
-from dfc.catalog._base import prefix_range
+from dfc.catalog._base import path_between, prefix_range
 from dfc.catalog._meta import MetaMixin
 from dfc.catalog._replicas import ReplicasMixin
 from dfc.catalog._usage import LOGICAL, Deltas
@@ -52,11 +52,10 @@ class MoveMixin(ReplicasMixin, MetaMixin):
             return
         assert src_dir is not None
         self._check_move_meta(src, dst)
-        low, high = prefix_range(src)
+        below, params = path_between("path", *prefix_range(src), sqlite=self._sqlite)
         self._q(
-            "UPDATE directories SET path = CAST(? AS TEXT) || substr(path, ?) "
-            "WHERE path > ? AND path < ?",
-            [dst, len(src) + 1, low, high],
+            f"UPDATE directories SET path = CAST(? AS TEXT) || substr(path, ?) WHERE {below}",
+            [dst, len(src) + 1, *params],
         )
         self._q(
             "UPDATE directories SET path = ?, parent_id = ? WHERE id = ?",

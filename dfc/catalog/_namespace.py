@@ -14,6 +14,7 @@ from dfc.catalog._base import (
     TxBase,
     chunks,
     marks,
+    path_between,
     prefix_range,
     sort_key,
     values,
@@ -86,7 +87,7 @@ class NamespaceMixin(TxBase):
                 touched.add(parent_id)
             self._many(
                 "INSERT INTO directories (path, parent_id, owner, grp, mode, ctime, mtime) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO NOTHING",
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 rows,
             )
             new = [r[0] for r in rows]
@@ -326,20 +327,22 @@ class NamespaceMixin(TxBase):
         return heapq.merge(self._iter_walk_dirs(low, high), files, key=lambda e: sort_key(e.lfn))
 
     def _iter_walk_dirs(self, low: str, high: str) -> Iterator[Entry]:
+        below, params = path_between("d.path", low, high, sqlite=self._sqlite)
         sql = (
-            f"SELECT {DIR_COLS} FROM directories d WHERE d.path > ? AND d.path < ? "
+            f"SELECT {DIR_COLS} FROM directories d WHERE {below} "
             f"ORDER BY replace(d.path, '/', ?){self._collate}"
         )
-        for row in self._stream(sql, [low, high, "\x01"]):
+        for row in self._stream(sql, [*params, "\x01"]):
             yield self._dir_entry(row)
 
     def _iter_files_walk(self, dir_id: int, low: str, high: str) -> Iterator[Entry]:
         key = "CASE WHEN d.path = '/' THEN '' ELSE replace(d.path, '/', ?) END || ? || f.name"
+        below, params = path_between("d.path", low, high, sqlite=self._sqlite)
         sql = (
             f"SELECT {FILE_COLS}, d.path FROM files f JOIN directories d ON d.id = f.dir_id "
-            f"WHERE (d.id = ? OR (d.path > ? AND d.path < ?)) ORDER BY {key}{self._collate}"
+            f"WHERE (d.id = ? OR ({below})) ORDER BY {key}{self._collate}"
         )
-        for row in self._stream(sql, [dir_id, low, high, "\x01", "\x01"]):
+        for row in self._stream(sql, [dir_id, *params, "\x01", "\x01"]):
             yield self._file_entry(_lfn.join(row[13], row[F_NAME]), row)
 
     def find_guid(self, guid: str) -> Entry:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc as sa_exc
 
-from dfc.catalog._base import TxBase
+from dfc.catalog._base import TxBase, indexed_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -17,21 +17,24 @@ __all__ = ["StreamMixin", "subtree"]
 _BATCH = 5000
 
 
-def subtree(alias: str, path: str) -> tuple[str, list[str]]:
+def subtree(alias: str, path: str, *, sqlite: bool) -> tuple[str, list[str]]:
     """Return ``(sql, params)`` true for directory ``path`` and those below it.
 
     ``alias`` names a ``directories`` row in the query. The condition is one
     range on the indexed path column (``path <= p < path + '0'``, '0' being the
     code point after '/'), plus a residual test that drops siblings such as
     ``path-x`` which sort inside the range. No LIKE, no escaping, and
-    case-sensitive on both backends.
+    case-sensitive on both backends. On PostgreSQL (``sqlite`` false) it also
+    bounds the indexed prefix of the path (:func:`~dfc.catalog._base.indexed_prefix`).
     """
     col = f"{alias}.path"
     if path == "/":
         return f"{col} >= ?", ["/"]
+    low, high = path, path + "0"
+    prefix, params = ("", []) if sqlite else indexed_prefix(col, low, high)
     return (
-        f"{col} >= ? AND {col} < ? AND ({col} = ? OR {col} > ?)",
-        [path, path + "0", path, path + "/"],
+        f"{prefix}{col} >= ? AND {col} < ? AND ({col} = ? OR {col} > ?)",
+        [*params, low, high, path, path + "/"],
     )
 
 

@@ -182,7 +182,7 @@ class UsageMixin(NamespaceMixin):
                 [row[0]],
             )
         else:
-            where, params = subtree("d", path)
+            where, params = subtree("d", path, sqlite=self._sqlite)
             count_sql, count_params = (
                 f"SELECT COUNT(*) - 1 FROM directories d WHERE {where}",
                 params,
@@ -233,7 +233,7 @@ class UsageMixin(NamespaceMixin):
             NotADirectory: ``path`` is a file.
         """
         self._dir_row(path)
-        where, params = subtree("d", path)
+        where, params = subtree("d", path, sqlite=self._sqlite)
         self._q(
             f"DELETE FROM dir_usage WHERE dir_id IN (SELECT d.id FROM directories d WHERE {where})",
             params,
@@ -265,7 +265,7 @@ class UsageMixin(NamespaceMixin):
             NotADirectory: ``path`` is a file.
         """
         self._dir_row(path)
-        where, params = subtree("d", path)
+        where, params = subtree("d", path, sqlite=self._sqlite)
         stored: dict[tuple[str, int], tuple[int, int]] = {}
         sql = (
             "SELECT d.path, u.se_id, u.files, u.bytes FROM directories d "

@@ -35,7 +35,9 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     insert,
+    literal_column,
     select,
     update,
 )
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from sqlalchemy.engine import Connection
+    from sqlalchemy.sql.elements import ColumnClause
 
     from dfc.catalog.tx import CatalogTx
 
@@ -738,7 +741,7 @@ class AccessControl:
     def _change(
         self, paths: Sequence[str], changes: dict[str, Any], recursive: bool
     ) -> BulkResult[None]:
-        from dfc.catalog.schema import directories, files
+        from dfc.catalog.schema import PATH_PREFIX, directories, files
 
         result: BulkResult[None] = BulkResult()
         found = self._tx.stat(list(dict.fromkeys(paths)))
@@ -748,7 +751,12 @@ class AccessControl:
                 where = directories.c.path == path
                 if recursive:
                     low, high = prefix_range(path)
-                    where = where | ((directories.c.path > low) & (directories.c.path < high))
+                    inside = (directories.c.path > low) & (directories.c.path < high)
+                    if self._conn.dialect.name != "sqlite":  # its range index: the prefix
+                        length: ColumnClause[int] = literal_column(str(PATH_PREFIX))
+                        cut = func.substr(directories.c.path, literal_column("1"), length)
+                        inside = (cut >= low[:PATH_PREFIX]) & (cut <= high[:PATH_PREFIX]) & inside
+                    where = where | inside
                 self._conn.execute(update(directories).where(where).values(**changes))
                 if recursive:
                     below = select(directories.c.id).where(where).scalar_subquery()

@@ -28,7 +28,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from dfc import lfn as _lfn
-from dfc.catalog._base import TxBase, chunks, marks, prefix_range, values
+from dfc.catalog._base import TxBase, chunks, marks, path_between, prefix_range, values
 from dfc.catalog._queue_rows import (
     FINAL_JOB_STATES,
     AgentRow,
@@ -71,7 +71,7 @@ SUBMITTED, ACTIVE, FINISHED, FAILED, CANCELED = (
     "FAILED",
     "CANCELED",
 )
-_NO_DUPLICATES = "ON CONFLICT (job_id, dest_se, lfn) DO NOTHING"
+_NO_DUPLICATES = "ON CONFLICT DO NOTHING"  # (job_id, dest_se, lfn): migration 0006
 _FINAL_JOB = FINAL_JOB_STATES
 _COUNTER = {SUBMITTED: "n_submitted", ACTIVE: "n_active", FINISHED: "n_finished"}
 _COUNTER.update({FAILED: "n_failed", CANCELED: "n_canceled"})
@@ -164,15 +164,14 @@ class TransferQueue(TxBase):
 
     def add_tree(self, job_id: int, root: str, dest: str) -> int:
         """Queue every file below directory ``root`` for ``dest``; return how many."""
-        low, high = prefix_range(root)
+        below, params = path_between("d.path", *prefix_range(root), sqlite=self._sqlite)
         join = "CASE WHEN d.path = '/' THEN '/' || f.name ELSE d.path || '/' || f.name END"
         sql = (
             self._insert_cols() + f"SELECT ?, {join}, f.id, ?, 'SUBMITTED', f.size, 0, 0, 0, "
             f"{self._false} FROM directories d JOIN files f ON f.dir_id = d.id "
-            "WHERE d.path = ? OR (d.path > ? AND d.path < ?) ORDER BY d.path, f.name "
-            + _NO_DUPLICATES
+            f"WHERE d.path = ? OR ({below}) ORDER BY d.path, f.name " + _NO_DUPLICATES
         )
-        return int(self._q(sql, [job_id, dest, root, low, high]).rowcount)
+        return int(self._q(sql, [job_id, dest, root, *params]).rowcount)
 
     def seal_job(self, job_id: int, *, dest: str, source: str | None, now: float) -> TransferJob:
         """Finish a submission: count the files and derive the job's state.

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ID",
     "PATH",
+    "PATH_PREFIX",
     "UTCDateTime",
     "directories",
     "files",
@@ -48,6 +50,9 @@ ID = BigInteger().with_variant(Integer(), "sqlite")
 #: Paths and names: compared and ordered by code point on both backends.
 PATH = Text().with_variant(Text(collation="C"), "postgresql")
 NAME = String(255).with_variant(String(255, collation="C"), "postgresql")
+#: Characters of a directory path in PostgreSQL's range index (migration 0006): a
+#: B-tree entry holds ~2,700 bytes, less than a path's 4,096.
+PATH_PREFIX = 512
 
 _SQLITE_FMT = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -117,14 +122,24 @@ directories = Table(
     "directories",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("path", PATH, nullable=False, unique=True),
+    Column("path", PATH, nullable=False),
     Column("parent_id", ID, ForeignKey("directories.id"), nullable=True),
     Column("owner", NAME, nullable=False),
     Column("grp", NAME, nullable=False),
     Column("mode", Integer, nullable=False),
     Column("ctime", UTCDateTime, nullable=False),
     Column("mtime", UTCDateTime, nullable=False),
-    Index(None, "parent_id", "path"),
+    # SQLite: B-trees over whole paths.
+    UniqueConstraint("path").ddl_if(dialect="sqlite"),
+    Index(None, "parent_id", "path").ddl_if(dialect="sqlite"),
+    # PostgreSQL (migration 0006): a path is unique by the hash-index exclusion
+    # constraint ex_directories_path, declared in the migration only (its construct
+    # lives in SQLAlchemy's PostgreSQL dialect, too costly an import for every
+    # command); subtree ranges use the B-tree on the path's first characters.
+    Index(None, "parent_id").ddl_if(dialect="postgresql"),
+)
+Index("ix_directories_path_prefix", func.substr(directories.c.path, 1, PATH_PREFIX)).ddl_if(
+    dialect="postgresql"
 )
 
 files = Table(
