@@ -472,16 +472,21 @@ def runner(ctx: typer.Context) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run ``dfc-job``; the one place that turns dfc errors into exit codes."""
     from dfc import DFCError
+    from dfc.signals import TerminateAsInterrupt
 
-    try:
-        app(args=argv, prog_name="dfc-job")
-    except DFCError as exc:
-        _report(exc)
-    except KeyboardInterrupt:
-        print("dfc-job: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
+    with TerminateAsInterrupt() as term:
+        try:
+            app(args=argv, prog_name="dfc-job")
+        except DFCError as exc:
+            _report(exc)
+        except KeyboardInterrupt:
+            term.exit("dfc-job")
+        except SystemExit as exc:
+            if exc.code != 130:  # typer's silent exit status for a KeyboardInterrupt
+                raise
+            term.exit("dfc-job")
+        except BrokenPipeError:
+            sys.exit(0)
 
 
 def _report(exc: DFCError) -> None:

@@ -120,14 +120,19 @@ def main(argv: list[str] | None = None, application: typer.Typer | None = None) 
     (exit status 2).
     """
     from dfc.errors import DFCError
+    from dfc.signals import TerminateAsInterrupt
 
-    try:
-        (application or app)(args=argv, prog_name="dfc")
-    except DFCError as exc:
-        print(f"dfc: {exc}", file=sys.stderr)
-        sys.exit(min(exc.errno, 255) or 1)
-    except KeyboardInterrupt:
-        print("dfc: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
+    with TerminateAsInterrupt() as term:
+        try:
+            (application or app)(args=argv, prog_name="dfc")
+        except DFCError as exc:
+            print(f"dfc: {exc}", file=sys.stderr)
+            sys.exit(min(exc.errno, 255) or 1)
+        except KeyboardInterrupt:
+            term.exit("dfc")
+        except SystemExit as exc:
+            if exc.code != 130:  # typer's silent exit status for a KeyboardInterrupt
+                raise
+            term.exit("dfc")
+        except BrokenPipeError:
+            sys.exit(0)
