@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from types import FrameType, TracebackType
@@ -22,18 +22,27 @@ __all__ = ["TerminateAsInterrupt"]
 
 
 class TerminateAsInterrupt:
-    """Context manager: SIGTERM acts as SIGINT while it is active.
+    """Context manager around a command line's run: SIGTERM acts as SIGINT inside.
 
-    Outside the main thread (where signal handlers cannot be set) it does
-    nothing. On exit the previous SIGTERM handler is restored.
+    On the way out it reports a command stopped by either signal the way a
+    shell would: ``PROG: interrupted`` and exit status 130 (128 + SIGINT), or
+    ``PROG: terminated`` and 143 (128 + SIGTERM). A stopped command is a
+    :exc:`KeyboardInterrupt` leaving the block, or exit status 130 (typer's
+    silent translation of one). Outside the main thread (where signal handlers
+    cannot be set) SIGTERM keeps its handler. On exit the previous SIGTERM
+    handler is restored.
+
+    Args:
+        prog: the program name to report with.
 
     Attributes:
-        received: a SIGTERM arrived (the caller may then exit with 143, not 130).
+        received: a SIGTERM arrived.
     """
 
-    __slots__ = ("_previous", "received")
+    __slots__ = ("_previous", "prog", "received")
 
-    def __init__(self) -> None:
+    def __init__(self, prog: str) -> None:
+        self.prog = prog
         self.received = False
         self._previous: Any = None
 
@@ -50,19 +59,20 @@ class TerminateAsInterrupt:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-
-    def exit(self, prog: str) -> NoReturn:
-        """Report that the command was stopped, and exit as a shell would report it.
-
-        Prints ``PROG: terminated`` (after SIGTERM) or ``PROG: interrupted``.
+        """Restore SIGTERM's handler; report a stopped command.
 
         Raises:
-            SystemExit: status 143 (128 + SIGTERM) or 130 (128 + SIGINT).
+            SystemExit: status 143 after SIGTERM, 130 after SIGINT.
         """
-        print(f"{prog}: {'terminated' if self.received else 'interrupted'}", file=sys.stderr)
-        sys.exit(143 if self.received else 130)
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+        stopped = isinstance(exc, KeyboardInterrupt) or (
+            isinstance(exc, SystemExit) and exc.code == 130
+        )
+        if stopped:
+            what = "terminated" if self.received else "interrupted"
+            print(f"{self.prog}: {what}", file=sys.stderr)
+            raise SystemExit(143 if self.received else 130) from None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         """Pass SIGTERM to the SIGINT handler (asyncio's cancels the main task).

@@ -474,17 +474,11 @@ def main(argv: list[str] | None = None) -> None:
     from dfc import DFCError
     from dfc.signals import TerminateAsInterrupt
 
-    with TerminateAsInterrupt() as term:
+    with TerminateAsInterrupt("dfc-job"):  # Ctrl-C and SIGTERM: exit 130 and 143
         try:
             app(args=argv, prog_name="dfc-job")
         except DFCError as exc:
             _report(exc)
-        except KeyboardInterrupt:
-            term.exit("dfc-job")
-        except SystemExit as exc:
-            if exc.code != 130:  # typer's silent exit status for a KeyboardInterrupt
-                raise
-            term.exit("dfc-job")
         except BrokenPipeError:
             sys.exit(0)
 

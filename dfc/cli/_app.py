@@ -122,17 +122,11 @@ def main(argv: list[str] | None = None, application: typer.Typer | None = None) 
     from dfc.errors import DFCError
     from dfc.signals import TerminateAsInterrupt
 
-    with TerminateAsInterrupt() as term:
+    with TerminateAsInterrupt("dfc"):  # Ctrl-C and SIGTERM: exit 130 and 143
         try:
             (application or app)(args=argv, prog_name="dfc")
         except DFCError as exc:
             print(f"dfc: {exc}", file=sys.stderr)
             sys.exit(min(exc.errno, 255) or 1)
-        except KeyboardInterrupt:
-            term.exit("dfc")
-        except SystemExit as exc:
-            if exc.code != 130:  # typer's silent exit status for a KeyboardInterrupt
-                raise
-            term.exit("dfc")
         except BrokenPipeError:
             sys.exit(0)

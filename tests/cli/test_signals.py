@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from dfc.signals import TerminateAsInterrupt
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -117,3 +119,25 @@ def test_terminated_replicate_leaves_nothing(grid: Grid) -> None:
     assert run.stderr == "dfc: terminated\n"
     assert _part_files(grid.cnaf) == []
     assert grid.snapshot() == before
+
+
+def test_sigterm_in_plain_python_code(capsys: pytest.CaptureFixture[str]) -> None:
+    """No event loop: SIGTERM raises KeyboardInterrupt; the previous handler comes back."""
+    before = signal.getsignal(signal.SIGTERM)
+
+    def terminated() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # interrupted at once
+
+    with pytest.raises(SystemExit) as stop, TerminateAsInterrupt("prog"):
+        terminated()
+    assert stop.value.code == 143
+    assert capsys.readouterr().err == "prog: terminated\n"
+    assert signal.getsignal(signal.SIGTERM) is before
+    with pytest.raises(SystemExit) as stop, TerminateAsInterrupt("prog"):
+        raise KeyboardInterrupt
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == "prog: interrupted\n"
+    with pytest.raises(SystemExit) as stop, TerminateAsInterrupt("prog"):
+        raise SystemExit(3)  # other exits pass through
+    assert stop.value.code == 3
