@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import os
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from dfc.errors import DFCError, IsADirectory, NotFound, PermissionDenied, StorageError
+from dfc.errors import (
+    DFCError,
+    IsADirectory,
+    NoSpace,
+    NotFound,
+    PermissionDenied,
+    StorageError,
+)
 
 if TYPE_CHECKING:
     import io
@@ -39,6 +47,10 @@ def local_error(path: Path | str, exc: OSError) -> DFCError:
         return PermissionDenied(f"local file {str(path)!r}: permission denied")
     if isinstance(exc, IsADirectoryError):
         return IsADirectory(f"local path {str(path)!r} is a directory")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NoSpace(f"local file {str(path)!r}: {reason}")
+    if exc.errno == errno.EROFS:
+        return PermissionDenied(f"local file {str(path)!r}: {reason}")
     return StorageError(f"local file {str(path)!r}: {reason}")
 
 

@@ -13,9 +13,9 @@ import pytest
 import xxhash
 
 from dfc._sync import BatchedWorkers
-from dfc.api._local import read_local, write_local
+from dfc.api._local import local_error, read_local, write_local
 from dfc.checksum import Hasher
-from dfc.errors import NotFound, StorageError
+from dfc.errors import NoSpace, NotFound, StorageError
 
 CHUNK = 1000
 
@@ -87,6 +87,15 @@ async def test_write_local_errors_name_the_local_path(
     with pytest.raises(StorageError, match="local file"):
         await write_local(_blocks(*parts), taken, Hasher())
     assert taken.read_bytes() == b"keep"  # never overwritten: the temporary name is exclusive
+
+
+def test_a_full_local_disk_is_no_space() -> None:
+    """Writing to /dev/full fails as a full disk does (ENOSPC): exit status 28, not 5."""
+    with pytest.raises(OSError) as full, Path("/dev/full").open("wb", buffering=0) as dev:
+        dev.write(b"x")
+    err = local_error("/data/out.root", full.value)
+    assert isinstance(err, NoSpace) and err.errno == 28
+    assert str(err) == "local file '/data/out.root': No space left on device"
 
 
 async def test_write_local_cancelled_while_waiting_creates_nothing(tmp_path: Path) -> None:
