@@ -134,12 +134,27 @@ def _plan_tree(src: Path, root: str, plan: PutPlan) -> None:
 
 
 def _check_targets(tx: CatalogTx, plan: PutPlan, *, overwrite: bool) -> None:
-    existing = tx.stat([item.lfn for item in plan.items]).succeeded
+    """Drop (as failed) the items that cannot be registered, before any byte is sent.
+
+    An item fails if two sources map to its LFN, if the LFN is a directory, if
+    it exists (without ``overwrite``), or if one of its ancestors is a file.
+    """
+    ancestors: set[str] = set()
+    for parent in {lfnmod.dirname(item.lfn) for item in plan.items}:
+        if parent not in ancestors:
+            ancestors.add(parent)
+            ancestors.update(lfnmod.parents(parent))
+    wanted = [item.lfn for item in plan.items]
+    existing = tx.stat([*wanted, *ancestors.difference(wanted)], with_replicas=False).succeeded
+    in_the_way = {lfn for lfn in ancestors if lfn in existing and not existing[lfn].is_dir}
     keep: list[PutItem] = []
     seen: set[str] = set()
     for item in plan.items:
         entry = existing.get(item.lfn)
-        if item.lfn in seen:
+        blocking = _file_above(item.lfn, in_the_way) if in_the_way else None
+        if blocking is not None:
+            plan.failed.failed[item.lfn] = NotADirectory(f"{item.lfn}: {blocking}: not a directory")
+        elif item.lfn in seen:
             plan.failed.failed[str(item.local)] = InvalidArgument(
                 f"two sources map to the same LFN {item.lfn}"
             )
@@ -153,6 +168,16 @@ def _check_targets(tx: CatalogTx, plan: PutPlan, *, overwrite: bool) -> None:
             keep.append(item)
         seen.add(item.lfn)
     plan.items[:] = keep
+
+
+def _file_above(lfn: str, files: set[str]) -> str | None:
+    """Return the nearest ancestor of ``lfn`` that is in ``files``, if any."""
+    parent = lfnmod.dirname(lfn)
+    while parent != "/":
+        if parent in files:
+            return parent
+        parent = lfnmod.dirname(parent)
+    return None
 
 
 class _LocalSource:

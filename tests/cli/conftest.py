@@ -43,6 +43,17 @@ class Grid:
             )
         return out
 
+    def se_tree(self) -> dict[str, set[str]]:
+        """Every file and directory under each SE directory, relative paths (``dir/``)."""
+        out: dict[str, set[str]] = {}
+        for name, d in (("IHEP-DISK", self.ihep), ("CNAF-DISK", self.cnaf)):
+            out[name] = (
+                {f"{p.relative_to(d)}{'/' if p.is_dir() else ''}" for p in d.rglob("*")}
+                if d.exists()
+                else set()
+            )
+        return out
+
     def snapshot(self) -> tuple[object, dict[str, set[str]]]:
         """The whole catalogue listing plus the SE contents, to compare before/after."""
         listing = self.json("ls", "-R", "/")

@@ -42,6 +42,8 @@ def stocked(grid: Grid, cli: CLI) -> Grid:
             "--se",
             "IHEP-DISK",
         ),  # a file where a directory should be
+        ("put", "{src}", "/juno/d/a.root/x/y", "--se", "CNAF-DISK"),  # (on another SE)
+        ("put", "-r", "{dir}", "/juno/d/a.root", "--se", "CNAF-DISK"),
         (
             "put",
             "{src}",
@@ -81,13 +83,14 @@ def test_bad_input_changes_nothing(stocked: Grid, cli: CLI, args: tuple[str, ...
         "out": str(grid.root / "out.root"),
     }
     argv = [a.format(**fill) if "{" in a else a for a in args]
-    before = grid.snapshot()
+    before, tree = grid.snapshot(), grid.se_tree()
     run = cli(*argv)
     assert run.code != 0, run.out
     lines = run.err.strip().splitlines()
     assert len(lines) == 1, run.err
     assert lines[0].startswith("dfc: ") and "Traceback" not in run.err
     assert grid.snapshot() == before
+    assert grid.se_tree() == tree  # not even an empty directory on an SE
     assert not (grid.root / "out.root").exists()
 
 
