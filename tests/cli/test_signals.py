@@ -54,7 +54,8 @@ def _interrupt_mid_copy(
     try:
         deadline = time.monotonic() + 60
         while not _part_files(watched):
-            assert proc.poll() is None, f"dfc ended before its copy was seen: {proc.stderr}"
+            if proc.poll() is not None:
+                pytest.fail(f"dfc ended before its copy was seen: {proc.communicate()}")
             assert time.monotonic() < deadline, "no temporary file appeared"
             time.sleep(0.001)
         proc.send_signal(signal.SIGSTOP)  # hold it mid-copy while the signal is queued
