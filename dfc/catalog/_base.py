@@ -8,7 +8,7 @@ execution context costs more than most of these statements take to run). Bulk lo
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -35,6 +35,7 @@ __all__ = [
     "CHUNK",
     "TxBase",
     "chunks",
+    "driver_cursor",
     "indexed_prefix",
     "new_replica",
     "path_between",
@@ -119,6 +120,32 @@ def path_between(col: str, low: str, high: str, *, sqlite: bool) -> tuple[str, l
     return f"{sql}{col} > ? AND {col} < ?", [*params, low, high]
 
 
+@contextmanager
+def driver_cursor(
+    conn: Connection, statement: str, params: Any, *, name: str | None = None
+) -> Iterator[Any]:
+    """A cursor of ``conn``'s driver connection, closed at the end of the block.
+
+    Driver errors raised in the block (for ``statement`` run with ``params``)
+    are wrapped as SQLAlchemy would, for :mod:`dfc.catalog._errors`. ``name``
+    makes a named (server-side) cursor, on PostgreSQL.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: the driver failed.
+    """
+    dbapi = conn.dialect.loaded_dbapi
+    raw = conn.connection
+    cursor = raw.cursor() if name is None else raw.cursor(name=name)
+    try:
+        yield cursor
+    except dbapi.Error as exc:
+        raise sa_exc.DBAPIError.instance(
+            statement, params, exc, dbapi.Error, dialect=conn.dialect
+        ) from exc
+    finally:
+        cursor.close()
+
+
 @lru_cache(maxsize=512)
 def _to_pyformat(sql: str) -> str:
     return sql.replace("?", "%s")
@@ -156,19 +183,9 @@ class TxBase:
             cursor.execute(statement, args)
             return list(cursor.fetchall())
 
-    @contextmanager
-    def _driver_cursor(self, statement: str, params: Any) -> Iterator[Any]:
-        """A cursor of the driver's connection; its errors wrapped as SQLAlchemy would."""
-        dbapi = self._conn.dialect.loaded_dbapi
-        cursor = self._conn.connection.cursor()
-        try:
-            yield cursor
-        except dbapi.Error as exc:
-            raise sa_exc.DBAPIError.instance(
-                statement, params, exc, dbapi.Error, dialect=self._conn.dialect
-            ) from exc
-        finally:
-            cursor.close()
+    def _driver_cursor(self, statement: str, params: Any) -> AbstractContextManager[Any]:
+        """A cursor of the driver's connection (see :func:`driver_cursor`)."""
+        return driver_cursor(self._conn, statement, params)
 
     def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Run a statement once per row (nothing for no rows); see :meth:`_many_count`."""

@@ -5,9 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exc as sa_exc
-
-from dfc.catalog._base import TxBase, indexed_prefix
+from dfc.catalog._base import TxBase, driver_cursor, indexed_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -49,18 +47,9 @@ class StreamMixin(TxBase):
         time of a big listing). Driver errors are wrapped as SQLAlchemy would,
         for :mod:`dfc.catalog._errors`.
         """
-        statement = self._sql(sql)
-        dbapi = self._conn.dialect.loaded_dbapi
-        raw = self._conn.connection
-        cursor = raw.cursor() if self._sqlite else raw.cursor(name=f"dfc_{uuid.uuid4().hex}")
-        try:
-            try:
-                cursor.execute(statement, tuple(params))
-                while batch := cursor.fetchmany(_BATCH):
-                    yield from batch
-            except dbapi.Error as exc:
-                raise sa_exc.DBAPIError.instance(
-                    statement, tuple(params), exc, dbapi.Error, dialect=self._conn.dialect
-                ) from exc
-        finally:
-            cursor.close()
+        statement, args = self._sql(sql), tuple(params)
+        name = None if self._sqlite else f"dfc_{uuid.uuid4().hex}"
+        with driver_cursor(self._conn, statement, args, name=name) as cursor:
+            cursor.execute(statement, args)
+            while batch := cursor.fetchmany(_BATCH):
+                yield from batch

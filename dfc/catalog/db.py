@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError
 
 from dfc.catalog import _version
+from dfc.catalog._base import driver_cursor
 from dfc.catalog._errors import translate
 from dfc.catalog.tx import CatalogTx
 from dfc.errors import CatalogError
@@ -58,15 +59,8 @@ def _driver_execute(conn: Connection, statement: str) -> None:
     if conn.engine.echo:  # SQLAlchemy runs it, so that it is logged
         conn.exec_driver_sql(statement)
         return
-    cursor = conn.connection.cursor()
-    try:
+    with driver_cursor(conn, statement, ()) as cursor:
         cursor.execute(statement)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(
-            statement, (), exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-        ) from exc
-    finally:
-        cursor.close()
 
 
 class Catalog:
