@@ -151,7 +151,11 @@ def _check_targets(tx: CatalogTx, plan: PutPlan, *, overwrite: bool) -> None:
     seen: set[str] = set()
     for item in plan.items:
         entry = existing.get(item.lfn)
-        blocking = _file_above(item.lfn, in_the_way) if in_the_way else None
+        blocking = (
+            next((d for d in lfnmod.parents(item.lfn) if d in in_the_way), None)
+            if in_the_way
+            else None
+        )
         if blocking is not None:
             plan.failed.failed[item.lfn] = NotADirectory(f"{item.lfn}: {blocking}: not a directory")
         elif item.lfn in seen:
@@ -168,16 +172,6 @@ def _check_targets(tx: CatalogTx, plan: PutPlan, *, overwrite: bool) -> None:
             keep.append(item)
         seen.add(item.lfn)
     plan.items[:] = keep
-
-
-def _file_above(lfn: str, files: set[str]) -> str | None:
-    """Return the nearest ancestor of ``lfn`` that is in ``files``, if any."""
-    parent = lfnmod.dirname(lfn)
-    while parent != "/":
-        if parent in files:
-            return parent
-        parent = lfnmod.dirname(parent)
-    return None
 
 
 class _LocalSource:
