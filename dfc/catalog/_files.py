@@ -40,6 +40,12 @@ _FILE_INSERT_ID = (
     "ctime, mtime) VALUES (?, ?, ?, ?, ?, ?, ?, 'good', ?, ?, ?, ?, ?) "
     "ON CONFLICT (dir_id, name) DO NOTHING"
 )
+# The replicas of files just inserted with ids in a range, all at one SE at their LFN.
+_REPLICA_FROM_FILES = (
+    "INSERT INTO replicas (file_id, se_id, path, status, ctime) "
+    "SELECT f.id, ?, rtrim(d.path, '/') || '/' || f.name, 'good', ? "
+    "FROM files f JOIN directories d ON d.id = f.dir_id WHERE f.id BETWEEN ? AND ?"
+)
 REPLICA_INSERT = (
     "INSERT INTO replicas (file_id, se_id, path, status, ctime) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (file_id, se_id) DO NOTHING"
@@ -51,7 +57,7 @@ REPLICA_INSERT = (
 class _Prepared:
     """A validated record: normalised checksums and resolved SE ids."""
 
-    __slots__ = ("adler32", "dir_id", "name", "parent", "rec", "replicas", "xxh3")
+    __slots__ = ("adler32", "dir_id", "name", "parent", "plain", "rec", "replicas", "xxh3")
 
     def __init__(
         self,
@@ -61,6 +67,7 @@ class _Prepared:
         adler32: str,
         xxh3: str | None,
         replicas: list[tuple[int, str, str]],  # (se_id, path, status)
+        plain: tuple[int, ...] | None,
         dir_id: int = 0,
     ) -> None:
         self.rec = rec
@@ -69,6 +76,9 @@ class _Prepared:
         self.adler32 = adler32
         self.xxh3 = xxh3
         self.replicas = replicas
+        # The SE ids of the replicas when each is "good" at the LFN's own path
+        # (the usual bulk registration), else None.
+        self.plain = plain
         self.dir_id = dir_id
 
 
@@ -81,6 +91,7 @@ class _Call:
         "group",
         "overwrite",
         "owner",
+        "plain",
         "result",
         "ses",
         "subdirs",
@@ -100,6 +111,9 @@ class _Call:
         self.dirs: dict[str, int] = {}
         self.touched: set[int] = set()
         self.usage = Deltas()
+        # SE ids -> directory id -> [files, bytes] of files added with plain
+        # replicas at those SEs; summed into ``usage`` at the end of the call
+        self.plain: dict[tuple[int, ...], dict[int, list[int]]] = {}
         # directory id -> paths of its subdirectories, for the directories looked at
         self.subdirs: dict[int, set[str]] = {}
 
@@ -122,20 +136,27 @@ def _prepare(rec: FileRecord, ses: dict[str, tuple[int, str]]) -> _Prepared:
     if rec.size < 0:
         raise InvalidArgument(f"{lfn}: negative size {rec.size}")
     reps: list[tuple[int, str, str]] = []
-    for rep in rec.replicas:
-        se = ses.get(rep.se)
+    ids: list[int] = []
+    plain = True
+    for se_name, path, _pfn, status in rec.replicas:
+        se = ses.get(se_name)
         if se is None:
-            raise SENotFound(f"{rep.se}: no such storage element")
-        status = rep.status
-        if status not in REPLICA_STATUSES:
-            raise InvalidArgument(f"{lfn}: invalid replica status {status!r}")
-        path = rep.path or lfn
-        if path[0] != "/":
-            raise InvalidArgument(f"{lfn}: replica path {path!r} is not absolute")
-        reps.append((se[0], path, status))
-    if len(reps) > 1 and (
-        reps[0][0] == reps[1][0] if len(reps) == 2 else len({r[0] for r in reps}) < len(reps)
-    ):
+            raise SENotFound(f"{se_name}: no such storage element")
+        if status != "good":
+            if status not in REPLICA_STATUSES:
+                raise InvalidArgument(f"{lfn}: invalid replica status {status!r}")
+            plain = False
+        if not path:
+            path = lfn
+        elif path != lfn:
+            if path[0] != "/":
+                raise InvalidArgument(f"{lfn}: replica path {path!r} is not absolute")
+            plain = False
+        se_id = se[0]
+        ids.append(se_id)
+        reps.append((se_id, path, status))
+    n = len(ids)
+    if n > 1 and (ids[0] == ids[1] if n == 2 else len(set(ids)) < n):
         raise InvalidArgument(f"{lfn}: two replicas at the same storage element")
     parent, _, name = lfn.rpartition("/")
     adler = rec.adler32
@@ -144,7 +165,8 @@ def _prepare(rec: FileRecord, ses: dict[str, tuple[int, str]]) -> _Prepared:
     xxh3 = rec.xxh3
     if xxh3 is not None and not _XXH3(xxh3):
         xxh3 = normalize_xxh3(xxh3) if xxh3 else None
-    return _Prepared(rec, parent or "/", name, adler, xxh3, reps)
+    plain_ses = tuple(ids) if plain else None
+    return _Prepared(rec, parent or "/", name, adler, xxh3, reps, plain_ses)
 
 
 def _unique_chunks(records: Sequence[FileRecord]) -> Iterator[list[FileRecord]]:
@@ -231,6 +253,13 @@ class FilesMixin(UsageMixin):
         call = _Call(owner, group, overwrite, db_now, self._se_ids())
         for part in _unique_chunks(records):
             self._add_chunk(part, call)
+        add = call.usage.add
+        for ses, per_dir in call.plain.items():
+            for dir_id, (files, size) in per_dir.items():
+                add(dir_id, LOGICAL, files, size)
+                for se_id in ses:
+                    add(dir_id, se_id, files, size)
+            call.touched.update(per_dir)
         self._usage_apply(call.usage)
         self._touch_dirs(call.touched, db_now)
         return call.result
@@ -347,21 +376,31 @@ class FilesMixin(UsageMixin):
         if not placed:
             return placed
         ((top,),) = self._fetchall("SELECT coalesce(max(id), 0) FROM files")
+        last = top + len(placed)
         numbered = list(enumerate(placed, top + 1))
-        rows = [(top + k, *row) for k, row in enumerate(_file_rows(placed, call), 1)]
+        rows = _file_rows(placed, call, top + 1)
         added, collided = numbered, []
         if self._many_count(_FILE_INSERT_ID, rows) != len(rows):
             sql = "SELECT id FROM files WHERE id > ? AND id <= ?"
-            ids = {r[0] for r in self._fetchall(sql, (top, top + len(rows)))}
+            ids = {r[0] for r in self._fetchall(sql, (top, last))}
             added = [(file_id, p) for file_id, p in numbered if file_id in ids]
             collided = [p for file_id, p in numbered if file_id not in ids]
-        self._many(REPLICA_INSERT, _count_new(added, call))
+        plain = placed[0].plain
+        if plain is not None and all(p.plain == plain for p in placed):
+            # The usual bulk registration: SQLite makes the replica rows from the
+            # files just inserted (ids above ``top``), one statement per SE,
+            # rather than taking two rows per file through the driver.
+            for se_id in plain:
+                self._exec(_REPLICA_FROM_FILES, (se_id, call.db_now, top + 1, last))
+            _count_plain(added, call, plain)
+        else:
+            self._many(REPLICA_INSERT, _count_new(added, call))
         return collided
 
     def _insert_new(self, new: list[_Prepared], call: _Call) -> list[tuple[Any, ...]]:
         if not new:
             return []
-        rows = _file_rows(new, call)
+        rows = [row[1:] for row in _file_rows(new, call, 0)]  # ids from the sequence
         self._many(_FILE_INSERT, rows)
         ids = self._files_by_dir_name([(r[0], r[1]) for r in rows])
         return _count_new([(ids[(p.dir_id, p.name)][2], p) for p in new], call)
@@ -424,12 +463,16 @@ class FilesMixin(UsageMixin):
         return result
 
 
-def _file_rows(preps: list[_Prepared], call: _Call) -> list[tuple[Any, ...]]:
-    """The ``files`` rows of new files (without ids), in ``_FILE_INSERT``'s column order."""
+def _file_rows(preps: list[_Prepared], call: _Call, first_id: int) -> list[tuple[Any, ...]]:
+    """The ``files`` rows of new files with ids counting up from ``first_id``.
+
+    In ``_FILE_INSERT_ID``'s column order; ``_FILE_INSERT``'s is the same without the id.
+    """
     now = call.db_now
     owner, group = call.owner, call.group
     return [
         (
+            file_id,
             p.dir_id,
             p.name,
             p.rec.size,
@@ -442,7 +485,7 @@ def _file_rows(preps: list[_Prepared], call: _Call) -> list[tuple[Any, ...]]:
             now,
             now,
         )
-        for p in preps
+        for file_id, p in enumerate(preps, first_id)
     ]
 
 
@@ -469,6 +512,25 @@ def _count_new(added: list[tuple[int, _Prepared]], call: _Call) -> list[tuple[An
         succeeded[p.rec.lfn] = None
     call.touched.update(p.dir_id for _, p in added)
     return rep_rows
+
+
+def _count_plain(added: list[tuple[int, _Prepared]], call: _Call, ses: tuple[int, ...]) -> None:
+    """Record files just inserted with plain replicas at ``ses`` (as :func:`_count_new`).
+
+    Their files and bytes are summed per directory over the whole call, and
+    become usage of the logical counter and of each SE at its end.
+    """
+    succeeded = call.result.succeeded
+    per_dir = call.plain.get(ses)
+    if per_dir is None:
+        per_dir = call.plain[ses] = {}
+    for _, p in added:
+        cell = per_dir.get(p.dir_id)
+        if cell is None:
+            cell = per_dir[p.dir_id] = [0, 0]
+        cell[0] += 1
+        cell[1] += p.rec.size
+        succeeded[p.rec.lfn] = None
 
 
 def _index_order(prep: _Prepared) -> tuple[int, str]:
