@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from dfc import lfn as _lfn
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["REPLICA_INSERT", "REPLICA_STATUSES", "FilesMixin"]
 
 REPLICA_STATUSES = frozenset({"good", "bad"})
+#: Sort key of prepared files: the order of the (dir_id, name) index.
+_INDEX_ORDER = attrgetter("dir_id", "name")
 # Already-normalised checksums skip the (slower) normalisation.
 _ADLER32 = re.compile(r"[0-9a-f]{8}").fullmatch
 _XXH3 = re.compile(r"[0-9a-f]{16}").fullmatch
@@ -281,9 +284,14 @@ class FilesMixin(UsageMixin):
             known = call.subdirs.get(call.dirs.get(_lfn.dirname(path), -1))
             if known is not None:
                 known.add(path)
-        dirs_at = self._directories_among(ready, call)
-        placed: list[_Prepared] = []
         dirs = call.dirs
+        dirs_at = self._directories_among(ready, parents, call)
+        if not dirs_at and dirs.keys() >= parents:  # the usual case: all can be placed
+            for prep in ready:
+                prep.dir_id = dirs[prep.parent]
+            self._write_chunk(ready, call)
+            return
+        placed: list[_Prepared] = []
         for prep in ready:
             lfn = prep.rec.lfn
             parent = prep.parent
@@ -298,15 +306,17 @@ class FilesMixin(UsageMixin):
                 placed.append(prep)
         self._write_chunk(placed, call)
 
-    def _directories_among(self, ready: list[_Prepared], call: _Call) -> set[str]:
-        """Return the LFNs of ``ready`` that are existing directories.
+    def _directories_among(
+        self, ready: list[_Prepared], parents: set[str], call: _Call
+    ) -> set[str]:
+        """Return the LFNs of ``ready`` (whose parents are ``parents``) that are directories.
 
         Looks at the subdirectories of their parents (few, usually none, and
         cached for the call) rather than at every LFN; falls back to looking up
         every LFN when the parents have more subdirectories than there are LFNs.
         """
         dirs, subdirs = call.dirs, call.subdirs
-        unknown = {dirs[p.parent] for p in ready if p.parent in dirs}.difference(subdirs)
+        unknown = {dirs[p] for p in parents if p in dirs}.difference(subdirs)
         if unknown:
             limit = len(ready)
             rows: list[tuple[Any, ...]] = []
@@ -322,12 +332,16 @@ class FilesMixin(UsageMixin):
                 subdirs[dir_id] = set()
             for dir_id, path in rows:
                 subdirs[dir_id].add(path)
-        empty: set[str] = set()
-        return {p.rec.lfn for p in ready if p.rec.lfn in subdirs.get(dirs.get(p.parent, -1), empty)}
+        below: set[str] = set()
+        for parent in parents:
+            below.update(subdirs.get(dirs.get(parent, -1), ()))
+        if not below:  # leaf directories, the usual case
+            return below
+        return {p.rec.lfn for p in ready if p.rec.lfn in below}
 
     def _write_chunk(self, placed: list[_Prepared], call: _Call) -> None:
         # Index order: lookups and inserts touch neighbouring B-tree pages.
-        placed.sort(key=_index_order)
+        placed.sort(key=_INDEX_ORDER)
         if self._sqlite:
             # The write lock is held: insert optimistically and look at the
             # rows that were there already (usually none) afterwards.
@@ -524,17 +538,15 @@ def _count_plain(added: list[tuple[int, _Prepared]], call: _Call, ses: tuple[int
     per_dir = call.plain.get(ses)
     if per_dir is None:
         per_dir = call.plain[ses] = {}
-    for _, p in added:
-        cell = per_dir.get(p.dir_id)
-        if cell is None:
-            cell = per_dir[p.dir_id] = [0, 0]
+    dir_id, cell = -1, [0, 0]
+    for _, p in added:  # in directory order: one lookup per directory
+        if p.dir_id != dir_id:
+            dir_id = p.dir_id
+            cell = per_dir.setdefault(dir_id, [0, 0])
         cell[0] += 1
-        cell[1] += p.rec.size
-        succeeded[p.rec.lfn] = None
-
-
-def _index_order(prep: _Prepared) -> tuple[int, str]:
-    return prep.dir_id, prep.name
+        rec = p.rec
+        cell[1] += rec.size
+        succeeded[rec.lfn] = None
 
 
 def _same_file(prep: _Prepared, row: Any) -> bool:
