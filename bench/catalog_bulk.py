@@ -249,7 +249,7 @@ def _replicas_raw(cat: Catalog, lfns: list[str]) -> float:
         heads = sorted({h for h, _, _ in part if h not in dir_ids})
         q = f"SELECT path, id FROM directories WHERE path IN ({','.join('?' * len(heads))})"
         dir_ids.update(con.execute(q, heads).fetchall())
-        params = []
+        params: list[object] = []
         for head, _, name in part:
             params += (dir_ids[head], name)
         sql = (
