@@ -236,21 +236,29 @@ def test_lfns_naming_directories_among_many_subdirectories(tx: CatalogTx) -> Non
 
 
 def test_replica_rows_of_every_shape_of_bulk_registration(tx: CatalogTx) -> None:
-    # Chunks whose replicas are all "good" at their LFNs (the rows are made in SQL),
-    # at the top directory too, and chunks mixing them with other paths and statuses.
-    plain = [rec(f"/p{i}", ses=("DISK", "TAPE")) for i in range(3)]
-    plain += [rec(f"/p/d{i % 3}/f{i}", ses=("DISK", "TAPE")) for i in range(30)]
-    plain += [rec(f"/p/none{i}", ses=()) for i in range(3)]
-    add(tx, *plain)
-    other = [
-        rec("/x/plain", ses=("DISK", "TAPE")),
-        replace(rec("/x/moved"), replicas=(Replica("DISK", "/old/place"),)),
-        replace(rec("/x/bad"), replicas=(Replica("DISK", ""), Replica("TAPE", "", status="bad"))),
+    # Calls whose replicas are all "good" at their LFNs at the same SEs (their rows
+    # are made in SQL), at the top directory too, and calls mixing other shapes.
+    shapes = [
+        [rec(f"/p{i}", ses=("DISK", "TAPE")) for i in range(3)],
+        [rec(f"/p/d{i % 3}/f{i}", ses=("DISK", "TAPE")) for i in range(30)],
+        [rec(f"/p/t{i}", ses=("TAPE",)) for i in range(4)],
+        [rec(f"/p/none{i}", ses=()) for i in range(3)],
+        [
+            rec("/x/plain", ses=("DISK", "TAPE")),
+            rec("/x/other-ses", ses=("TAPE",)),
+            replace(rec("/x/moved"), replicas=(Replica("DISK", "/old/place"),)),
+            replace(
+                rec("/x/bad"), replicas=(Replica("DISK", ""), Replica("TAPE", "", status="bad"))
+            ),
+        ],
     ]
-    add(tx, *other)
-    want = {r.lfn: [(p.se, p.path or r.lfn, p.status) for p in r.replicas] for r in plain + other}
+    for records in shapes:
+        add(tx, *records)
+    every = [r for records in shapes for r in records]
+    want = {r.lfn: [(p.se, p.path or r.lfn, p.status) for p in r.replicas] for r in every}
     got = tx.replicas(list(want)).succeeded
     assert {lfn: [(r.se, r.path, r.status) for r in reps] for lfn, reps in got.items()} == want
-    assert tx.se_replica_count("TAPE") == 35
+    assert tx.se_replica_count("TAPE") == 3 + 30 + 4 + 3
+    assert tx.se_replica_count("DISK") == 3 + 30 + 3
     assert tx.du("/") == tx.du("/", from_files=True)
     assert tx.usage_mismatches("/") == []
