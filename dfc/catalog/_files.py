@@ -381,7 +381,7 @@ class FilesMixin(UsageMixin):
                 call.usage.add(dir_id, se_id, 1, size)
 
     def _insert_fresh(self, placed: list[_Prepared], call: _Call) -> list[_Prepared]:
-        """Insert ``placed`` as new files with ids assigned here (SQLite only).
+        """Insert ``placed`` as new files with their replicas, ids assigned here (SQLite only).
 
         Holding SQLite's write lock, ids above the current maximum are free; a
         file whose (directory, name) exists already is skipped by the INSERT and
@@ -403,7 +403,7 @@ class FilesMixin(UsageMixin):
         if plain is not None and all(p.plain == plain for p in placed):
             # The usual bulk registration: SQLite makes the replica rows from the
             # files just inserted (ids above ``top``), one statement per SE,
-            # rather than taking two rows per file through the driver.
+            # rather than binding a row per replica through the driver.
             for se_id in plain:
                 self._exec(_REPLICA_FROM_FILES, (se_id, call.db_now, top + 1, last))
             _count_plain(added, call, plain)
