@@ -49,6 +49,9 @@ _REPLICA_FROM_FILES = (
     "SELECT f.id, ?, rtrim(d.path, '/') || '/' || f.name, 'good', ? "
     "FROM files f JOIN directories d ON d.id = f.dir_id WHERE f.id BETWEEN ? AND ?"
 )
+# Files per chunk from which that statement is cheaper than binding their replica
+# rows (callgrind, 2 SEs: +6 % per file for 1 file, -1 % for 4, -14 % for 32).
+_REPLICAS_IN_SQL_FROM = 4
 REPLICA_INSERT = (
     "INSERT INTO replicas (file_id, se_id, path, status, ctime) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (file_id, se_id) DO NOTHING"
@@ -400,7 +403,11 @@ class FilesMixin(UsageMixin):
             added = [(file_id, p) for file_id, p in numbered if file_id in ids]
             collided = [p for file_id, p in numbered if file_id not in ids]
         plain = placed[0].plain
-        if plain is not None and all(p.plain == plain for p in placed):
+        if (
+            len(placed) >= _REPLICAS_IN_SQL_FROM
+            and plain is not None
+            and all(p.plain == plain for p in placed)
+        ):
             # The usual bulk registration: SQLite makes the replica rows from the
             # files just inserted (ids above ``top``), one statement per SE,
             # rather than binding a row per replica through the driver.

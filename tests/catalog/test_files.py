@@ -236,13 +236,15 @@ def test_lfns_naming_directories_among_many_subdirectories(tx: CatalogTx) -> Non
 
 
 def test_replica_rows_of_every_shape_of_bulk_registration(tx: CatalogTx) -> None:
-    # Calls whose replicas are all "good" at their LFNs at the same SEs (their rows
-    # are made in SQL), at the top directory too, and calls mixing other shapes.
+    # Calls whose replicas are all "good" at their LFNs at the same SEs (from 4 files
+    # on, their rows are made in SQL), at the top directory too, a call of fewer
+    # files, and a call mixing other shapes.
     shapes = [
-        [rec(f"/p{i}", ses=("DISK", "TAPE")) for i in range(3)],
+        [rec(f"/p{i}", ses=("DISK", "TAPE")) for i in range(5)],
+        [rec(f"/q/f{i}", ses=("DISK", "TAPE")) for i in range(2)],
         [rec(f"/p/d{i % 3}/f{i}", ses=("DISK", "TAPE")) for i in range(30)],
         [rec(f"/p/t{i}", ses=("TAPE",)) for i in range(4)],
-        [rec(f"/p/none{i}", ses=()) for i in range(3)],
+        [rec(f"/p/none{i}", ses=()) for i in range(4)],
         [
             rec("/x/plain", ses=("DISK", "TAPE")),
             rec("/x/other-ses", ses=("TAPE",)),
@@ -258,7 +260,7 @@ def test_replica_rows_of_every_shape_of_bulk_registration(tx: CatalogTx) -> None
     want = {r.lfn: [(p.se, p.path or r.lfn, p.status) for p in r.replicas] for r in every}
     got = tx.replicas(list(want)).succeeded
     assert {lfn: [(r.se, r.path, r.status) for r in reps] for lfn, reps in got.items()} == want
-    assert tx.se_replica_count("TAPE") == 3 + 30 + 4 + 3
-    assert tx.se_replica_count("DISK") == 3 + 30 + 3
+    assert tx.se_replica_count("TAPE") == 5 + 2 + 30 + 4 + 3
+    assert tx.se_replica_count("DISK") == 5 + 2 + 30 + 3
     assert tx.du("/") == tx.du("/", from_files=True)
     assert tx.usage_mismatches("/") == []
