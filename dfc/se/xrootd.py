@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import posixpath
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
 
     from dfc.models import SEInfo
 
-__all__ = ["XRootDSE", "parse_root_url"]
+__all__ = ["CHECKSUMS_IN_FLIGHT", "XRootDSE", "parse_root_url"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,25 @@ _DIR_MODE = 0o755
 _FS_ERROR = 3005  # kXR_FSError
 _UNSUPPORTED = (3013, 3000)  # kXR_Unsupported, kXR_ArgInvalid
 _QUERY_NOT_SUPPORTED = 205  # errQueryNotSupported (client side)
+#: Checksum queries in flight per server. An xrootd runs 4 checksum jobs at a time
+#: by default (``xrootd.chksum max``) and keeps a table of 3 times as many; a query
+#: beyond that is told to come back in 30 s (kXR_wait), again and again while the
+#: others keep the table full, until the request expires. More in flight than the
+#: server runs would only wait there.
+CHECKSUMS_IN_FLIGHT = 4
+#: Per event loop (asyncio semaphores belong to one loop): server -> its slots.
+_checksum_slots: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]
+] = weakref.WeakKeyDictionary()
+
+
+def _checksum_slot(host: str) -> asyncio.Semaphore:
+    """The semaphore bounding this loop's checksum queries to ``host``."""
+    per_host = _checksum_slots.setdefault(asyncio.get_running_loop(), {})
+    slot = per_host.get(host)
+    if slot is None:
+        slot = per_host[host] = asyncio.Semaphore(CHECKSUMS_IN_FLIGHT)
+    return slot
 
 
 def parse_root_url(url: str) -> tuple[str, str]:
@@ -694,7 +714,9 @@ class XRootDSE:
     async def checksum(self, path: str, algo: str) -> str | None:
         """Ask the server for the ``algo`` checksum of ``path`` (``query checksum``).
 
-        Returns ``None`` when the server does not compute ``algo``.
+        At most :data:`CHECKSUMS_IN_FLIGHT` such queries per server are in
+        flight from one event loop; the others wait their turn here. Returns
+        ``None`` when the server does not compute ``algo``.
 
         Raises:
             PFNNotFound: the file does not exist.
@@ -708,12 +730,13 @@ class XRootDSE:
             if _is_dir(await self._stat(norm)):
                 raise IsADirectory(f"checksum {self.pfn(norm)}: is a directory")
             try:
-                answer = await _xrd.call(
-                    self._fs.query,
-                    QueryCode.CHECKSUM,
-                    f"{self._fspath(norm)}?cks.type={algo}",
-                    timeout=self.timeout,
-                )
+                async with _checksum_slot(self.host):
+                    answer = await _xrd.call(
+                        self._fs.query,
+                        QueryCode.CHECKSUM,
+                        f"{self._fspath(norm)}?cks.type={algo}",
+                        timeout=self.timeout,
+                    )
             except XRootDFailure as exc:
                 if exc.server_errno in _UNSUPPORTED or exc.code == _QUERY_NOT_SUPPORTED:
                     return None

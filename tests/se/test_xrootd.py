@@ -10,6 +10,7 @@ import uuid
 import zlib
 
 import pytest
+from XRootD.client.flags import QueryCode
 
 from dfc.errors import (
     AlreadyExists,
@@ -37,7 +38,7 @@ from dfc.se.testing import (
     read_all,
     stream,
 )
-from dfc.se.xrootd import XRootDSE, parse_root_url
+from dfc.se.xrootd import CHECKSUMS_IN_FLIGHT, XRootDSE, parse_root_url
 from tests.servers._proc import free_port
 from tests.servers.xrootd import launch_xrootd
 
@@ -168,6 +169,32 @@ async def test_server_checksum_is_adler32_of_the_bytes(xrd_se):
     assert await xrd_se.checksum("/ck/f", "md5") is None
     with pytest.raises(IsADirectory):
         await xrd_se.checksum("/ck", "adler32")
+
+
+async def test_many_checksums_at_once_wait_their_turn_here(xrd_se, monkeypatch):
+    # An xrootd as configured by default runs 4 checksum jobs and tells queries
+    # beyond 12 at a time to come back in 30 s (kXR_wait): the SE never has more
+    # than CHECKSUMS_IN_FLIGHT of them at the server.
+    datas = {f"/many/f{i:02d}": os.urandom(1000 + i) for i in range(36)}
+    for path, data in datas.items():
+        await xrd_se.put(stream(data), path, size=len(data))
+    in_flight = peak = 0
+    real = _xrd.call
+
+    async def counting(method, *args, **kwargs):
+        nonlocal in_flight, peak
+        query = bool(args) and args[0] == QueryCode.CHECKSUM
+        in_flight += query
+        peak = max(peak, in_flight)
+        try:
+            return await real(method, *args, **kwargs)
+        finally:
+            in_flight -= query
+
+    monkeypatch.setattr(_xrd, "call", counting)
+    got = await asyncio.gather(*(xrd_se.checksum(path, "adler32") for path in datas))
+    assert got == [f"{zlib.adler32(data):08x}" for data in datas.values()]
+    assert peak == CHECKSUMS_IN_FLIGHT
 
 
 async def test_listing_is_never_stale(xrd_se):
