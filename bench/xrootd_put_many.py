@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -61,6 +62,7 @@ def main() -> None:
                     )
     finally:
         xrootd_se.CHECKSUMS_IN_FLIGHT = cap
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
