@@ -289,11 +289,6 @@ class FilesMixin(UsageMixin):
                 known.add(path)
         dirs = call.dirs
         dirs_at = self._directories_among(ready, parents, call)
-        if not dirs_at and dirs.keys() >= parents:  # the usual case: all can be placed
-            for prep in ready:
-                prep.dir_id = dirs[prep.parent]
-            self._write_chunk(ready, call)
-            return
         placed: list[_Prepared] = []
         for prep in ready:
             lfn = prep.rec.lfn
