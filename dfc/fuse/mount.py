@@ -256,16 +256,29 @@ def serve(api: DFC, mountpoint: Path, options: MountOptions) -> None:
 def tune_read_ahead(mountpoint: Path, kb: int) -> None:
     """Raise the kernel read-ahead of a FUSE mount to ``kb`` KiB, for 1 MiB reads.
 
-    Run in the serving process once mounted: the ``stat`` waits for libfuse's
-    INIT reply, which would otherwise reset the value. Needs root; without it
-    the default (128 KiB) stays and this logs why.
+    Run by the serving process once mounted: the ``stat`` of the mount point
+    waits for libfuse's INIT reply, which would otherwise reset the value. That
+    ``stat`` runs in a child process (``stat(1)``, which does not inherit
+    ``/dev/fuse``): a thread of the serving process waiting on its own mount
+    could not be interrupted, so a mount killed before answering it would never
+    finish exiting, and its mount would hang every caller. Needs root; without
+    it the default (128 KiB) stays and this logs why.
     """
     try:
-        st = os.stat(mountpoint)
-        bdi = Path(f"/sys/class/bdi/{os.major(st.st_dev)}:{os.minor(st.st_dev)}/read_ahead_kb")
+        done = subprocess.run(
+            ["stat", "-c", "%d", str(mountpoint)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        dev = int(done.stdout)
+        bdi = Path(f"/sys/class/bdi/{os.major(dev)}:{os.minor(dev)}/read_ahead_kb")
         bdi.write_text(str(kb))
-    except OSError as exc:
-        log.info("kernel read-ahead left at its default: %s", exc.strerror or exc)
+    except subprocess.CalledProcessError as exc:
+        log.info("kernel read-ahead left at its default: %s", exc.stderr.strip() or exc)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        log.info("kernel read-ahead left at its default: %s", getattr(exc, "strerror", None) or exc)
 
 
 # ---------------------------------------------------------------- background mounts
