@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["Catalog"]
 
 _SQLITE_BUSY_SECONDS = 30.0
+#: Page size of a new SQLite catalogue: bulk registration runs ~20 % faster with
+#: 16 KiB pages than with SQLite's 4 KiB (shallower B-trees for the per-row index
+#: and foreign-key lookups; bench/RESULTS.md).
+_SQLITE_PAGE_SIZE = 16384
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -32,6 +36,8 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     try:
+        # Takes effect only on a new, empty database (before WAL mode is set).
+        cur.execute(f"PRAGMA page_size={_SQLITE_PAGE_SIZE}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from sqlalchemy import text
 
 from dfc.catalog import HEAD, Catalog, _version
 from dfc.errors import CatalogError, CatalogUnavailable, LFNNotFound
+from dfc.models import SEInfo
 from tests.catalog.helpers import GROUP, OWNER, add, mkdirs, rec
 
 if TYPE_CHECKING:
@@ -42,6 +44,37 @@ def test_upgrade_creates_sqlite_file_and_directories(tmp_path: Path) -> None:
         cat.check_schema()
     finally:
         cat.close()
+
+
+def _page_size_and_journal(path: Path) -> tuple[int, str]:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("PRAGMA page_size").fetchone()[0], con.execute(
+            "PRAGMA journal_mode"
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_new_sqlite_catalogue_has_16k_pages_and_an_older_keeps_its_own(tmp_path: Path) -> None:
+    new, old = tmp_path / "new.db", tmp_path / "old.db"
+    con = sqlite3.connect(old)  # a catalogue file made with SQLite's default pages
+    con.execute("PRAGMA page_size=4096")
+    con.execute("PRAGMA journal_mode=WAL")
+    con.close()
+    for path in (new, old):
+        cat = Catalog(f"sqlite:///{path}")
+        try:
+            cat.upgrade()
+            with cat.transaction() as tx:
+                tx.add_se(SEInfo("DISK", "file:///disk"))
+                add(tx, rec("/a/f1"), rec("/a/f2"))
+            with cat.reader() as tx:
+                assert sorted(e.lfn for e in tx.list_dir("/a")) == ["/a/f1", "/a/f2"]
+        finally:
+            cat.close()
+    assert _page_size_and_journal(new) == (16384, "wal")
+    assert _page_size_and_journal(old) == (4096, "wal")
 
 
 def test_check_schema_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
