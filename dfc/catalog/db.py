@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,12 @@ from sqlalchemy.exc import ArgumentError
 
 from dfc.catalog import _version
 from dfc.catalog._base import driver_cursor
+from dfc.catalog._checkpoint import (
+    AUTOCHECKPOINT_PAGES,
+    BIG_COMMIT_ROWS,
+    Checkpointer,
+    changed_rows,
+)
 from dfc.catalog._errors import translate
 from dfc.catalog.tx import CatalogTx
 from dfc.errors import CatalogError
@@ -28,6 +34,7 @@ _SQLITE_BUSY_SECONDS = 30.0
 #: 16 KiB pages than with SQLite's 4 KiB (shallower B-trees for the per-row index
 #: and foreign-key lookups; bench/RESULTS.md).
 _SQLITE_PAGE_SIZE = 16384
+_AUTOCHECKPOINT = f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}"
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -122,9 +129,12 @@ class Catalog:
                 raise CatalogError(f"catalogue driver missing for {self.url}: {exc}") from None
             except ValueError as exc:
                 raise CatalogError(f"invalid catalogue URL {self.url}: {exc}") from None
+        self._checkpointer: Checkpointer | None = None
         if self._sqlite:
             event.listen(self._engine, "connect", _sqlite_on_connect)
             event.listen(self._engine, "begin", _sqlite_on_begin)
+            if self._url.database not in (None, "", ":memory:"):
+                self._checkpointer = Checkpointer(self._engine)
 
     @property
     def url(self) -> str:
@@ -219,8 +229,29 @@ class Catalog:
             CatalogUnavailable: the database is down or locked for too long.
             CatalogError: the database failed.
         """
-        with translate(), self._connect(write=True) as conn, conn.begin():
-            yield CatalogTx(conn)
+        with translate(), self._connect(write=True) as conn:
+            checkpointer = self._checkpointer
+            if checkpointer is None:
+                with conn.begin():
+                    yield CatalogTx(conn)
+                return
+            big = False
+            try:
+                with conn.begin():
+                    start = changed_rows(conn)
+                    yield CatalogTx(conn)
+                    if changed_rows(conn) - start >= BIG_COMMIT_ROWS:
+                        # This COMMIT leaves the log's checkpoint to the background.
+                        big = True
+                        _driver_execute(conn, "PRAGMA wal_autocheckpoint=0")
+            except BaseException:
+                if big:  # the COMMIT failed: the pooled connection checkpoints again
+                    with suppress(Exception):
+                        _driver_execute(conn, _AUTOCHECKPOINT)
+                raise
+            if big:
+                _driver_execute(conn, _AUTOCHECKPOINT)
+                checkpointer.request()
 
     @contextmanager
     def reader(self) -> Iterator[CatalogTx]:
@@ -238,7 +269,13 @@ class Catalog:
                 trans.rollback()
 
     def close(self) -> None:
-        """Close every pooled connection; the catalogue can still be reopened."""
+        """Close every pooled connection; the catalogue can still be reopened.
+
+        Waits for a background checkpoint that is running.
+        """
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = Checkpointer(self._engine)
         self._engine.dispose()
 
     def __repr__(self) -> str:

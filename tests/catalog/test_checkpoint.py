@@ -1,0 +1,140 @@
+"""Big SQLite commits leave the write-ahead log's checkpoint to a background thread."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dfc.catalog import Catalog, _checkpoint
+from dfc.errors import LFNNotFound
+from dfc.models import FileRecord, Replica, SEInfo
+from tests.catalog.helpers import GROUP, OWNER
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+# Two replicas each: a file is three changed rows.
+BIG = _checkpoint.BIG_COMMIT_ROWS // 3 + 10
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "catalog.db"
+
+
+@pytest.fixture
+def cat(db: Path) -> Iterator[Catalog]:
+    catalog = Catalog(f"sqlite:///{db}")
+    catalog.upgrade()
+    with catalog.transaction() as tx:
+        tx.add_se(SEInfo("A", "file:///a"))
+        tx.add_se(SEInfo("B", "file:///b"))
+    con = sqlite3.connect(db)  # the schema into the database file
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    yield catalog
+    catalog.close()
+
+
+def _register(cat: Catalog, prefix: str, count: int) -> None:
+    records = [
+        FileRecord(f"{prefix}/f{i}", i, "00000001", None, "", (Replica("A", ""), Replica("B", "")))
+        for i in range(count)
+    ]
+    with cat.transaction() as tx:
+        assert tx.add_files(records, owner=OWNER, group=GROUP).ok
+
+
+def _in_database_file(db: Path) -> int:
+    """Files in the database file itself: what was checkpointed (the log is ignored)."""
+    con = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+    try:
+        (count,) = con.execute("SELECT count(*) FROM files").fetchone()
+    finally:
+        con.close()
+    return int(count)
+
+
+def _requests(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """Record checkpoint requests instead of running them."""
+    calls: list[None] = []
+    monkeypatch.setattr(_checkpoint.Checkpointer, "request", lambda self: calls.append(None))
+    return calls
+
+
+def test_big_commit_is_checkpointed_in_the_background(cat: Catalog, db: Path) -> None:
+    _register(cat, "/big", BIG)
+    checkpointer = cat._checkpointer
+    assert checkpointer is not None
+    assert checkpointer.wait_idle(timeout=60)
+    assert _in_database_file(db) == BIG
+    with cat.reader() as tx:
+        assert sum(1 for _ in tx.list_dir("/big")) == BIG
+    # Everything logged is in the database file now.
+    con = sqlite3.connect(db)
+    try:
+        busy, logged, done = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        con.close()
+    assert (busy, logged) == (0, done)
+
+
+def test_big_commit_does_not_checkpoint_itself_and_restores_sqlites_own(
+    cat: Catalog, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _requests(monkeypatch)
+    _register(cat, "/big", BIG)
+    assert len(calls) == 1
+    assert _in_database_file(db) == 0  # all of it still only in the log
+    raw = cat.engine.raw_connection()  # the pooled connection that committed
+    try:
+        assert raw.cursor().execute("PRAGMA wal_autocheckpoint").fetchone() == (
+            _checkpoint.AUTOCHECKPOINT_PAGES,
+        )
+    finally:
+        raw.close()
+    _register(cat, "/small", 2)  # a small one after it: SQLite's own checkpoints
+    assert len(calls) == 1
+
+
+def test_small_and_failed_transactions_ask_for_no_checkpoint(
+    cat: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _requests(monkeypatch)
+    _register(cat, "/small", 10)
+
+    def big_then_fail() -> None:
+        with cat.transaction() as tx:
+            records = [
+                FileRecord(f"/gone/f{i}", 1, "00000001", None, "", ()) for i in range(BIG * 3)
+            ]
+            assert tx.add_files(records, owner=OWNER, group=GROUP).ok
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        big_then_fail()
+    assert calls == []
+    with cat.reader() as tx, pytest.raises(LFNNotFound):
+        tx.lookup("/gone")
+
+
+def test_closed_catalogue_reopens_and_checkpoints_again(cat: Catalog, db: Path) -> None:
+    _register(cat, "/one", BIG)
+    cat.close()  # waits for a running checkpoint
+    _register(cat, "/two", BIG)
+    checkpointer = cat._checkpointer
+    assert checkpointer is not None
+    assert checkpointer.wait_idle(timeout=60)
+    assert _in_database_file(db) == 2 * BIG
+
+
+def test_memory_catalogue_has_no_checkpointer() -> None:
+    cat = Catalog("sqlite://")
+    try:
+        cat.upgrade()
+        assert cat._checkpointer is None
+    finally:
+        cat.close()
