@@ -3,8 +3,11 @@
 Registers N files (default 1,000,000) in 1,000 directories with 2 replicas each
 through ``CatalogTx.add_files`` into SQLite, and inserts the same rows with raw
 ``sqlite3`` ``executemany`` into a second database with the same schema, in one
-run: the two sides take turns, one transaction (``--batch`` files) each, so that
-both see the machine alike when its speed drifts. Then times ``list_dir`` of one
+run: one transaction per ``--batch`` files, and the two sides take turns of
+``--turn`` files, so that both see the machine alike when its speed drifts. A
+dfc turn ends when the background checkpoint of its last commit has (timed):
+within a turn it overlaps dfc's next transaction, as in a long registration;
+none of it runs in the other side's turn. Then times ``list_dir`` of one
 big directory (100k files at full size) and one ``replicas()`` call for 100k
 LFNs (best of 3 alternating runs), each against the equivalent raw SQL.
 
@@ -81,8 +84,11 @@ def records(start: int, stop: int, ndirs: int) -> list[FileRecord]:
     return out
 
 
-def bench_dfc(cat: Catalog, n: int, ndirs: int, batch: int) -> Iterator[None]:
-    """Register the files through dfc, one transaction per batch; yield after each."""
+def bench_dfc(cat: Catalog, n: int, ndirs: int, batch: int, turn: int) -> Iterator[None]:
+    """Register the files through dfc, one transaction per batch; yield after each turn.
+
+    A turn ends when dfc's background checkpoint of its last commit has (timed).
+    """
     with cat.transaction() as tx:
         for se in SES:
             tx.add_se(se)
@@ -93,14 +99,23 @@ def bench_dfc(cat: Catalog, n: int, ndirs: int, batch: int) -> Iterator[None]:
             res = tx.add_files(recs, owner=OWNER, group=GROUP)
         assert res.ok, list(res.failed.items())[:3]
         del recs, res  # the other side must not run in a heap holding these
-        yield
+        if _turn_ends(start, n, batch, turn):
+            with timer:
+                assert cat.wait_idle()
+            yield
     WALL["register dfc"] = timer.wall
 
 
-def bench_raw(path: Path, n: int, ndirs: int, batch: int) -> Iterator[None]:
+def _turn_ends(start: int, n: int, batch: int, turn: int) -> bool:
+    """True after the batch at ``start`` if it ends a turn of ``turn`` files (or the run)."""
+    stop = start + batch
+    return stop >= n or stop // turn != start // turn
+
+
+def bench_raw(path: Path, n: int, ndirs: int, batch: int, turn: int) -> Iterator[None]:
     """The same rows with plain sqlite3: ids assigned by the loader, no checks.
 
-    One transaction per batch (the directories and SEs in the first); yields after each.
+    One transaction per batch (the directories and SEs in the first); yields after each turn.
     """
     now = to_db_time(datetime.now(UTC), "sqlite")
     con = sqlite3.connect(path, isolation_level=None)
@@ -167,14 +182,16 @@ def bench_raw(path: Path, n: int, ndirs: int, batch: int) -> Iterator[None]:
         con.execute("COMMIT")
         timer.__exit__()
         del files, rows
-        yield
+        if _turn_ends(start, n, batch, turn):
+            yield
     con.close()
     WALL["register raw"] = timer.wall
 
 
-def bench_register(cat: Catalog, raw_db: Path, n: int, ndirs: int, batch: int) -> None:
-    """Run both sides' batches in turns: raw, dfc, raw, dfc, ..."""
-    for _ in zip_longest(bench_raw(raw_db, n, ndirs, batch), bench_dfc(cat, n, ndirs, batch)):
+def bench_register(cat: Catalog, raw_db: Path, n: int, ndirs: int, batch: int, turn: int) -> None:
+    """Run both sides in turns of ``turn`` files: raw, dfc, raw, dfc, ..."""
+    raw, ours = bench_raw(raw_db, n, ndirs, batch, turn), bench_dfc(cat, n, ndirs, batch, turn)
+    for _ in zip_longest(raw, ours):
         pass
 
 
@@ -185,6 +202,7 @@ def bench_list(cat: Catalog, raw: Path, big: int) -> tuple[float, float]:
         recs.append(FileRecord(lfn, i, "00000001", None, f"b{i}", (Replica("IHEP-DISK", lfn),)))
     with cat.transaction() as tx:
         assert tx.add_files(recs, owner=OWNER, group=GROUP).ok
+    assert cat.wait_idle()  # its background checkpoint: not timed
     with cat.reader() as tx, Timer("list dfc") as timer:
         count = sum(1 for _ in tx.list_dir("/juno/big"))
     t_dfc = timer.wall
@@ -270,6 +288,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=1_000_000)
     ap.add_argument("--dirs", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=100_000, help="files per transaction")
+    ap.add_argument("--turn", type=int, default=250_000, help="files per turn of each side")
     ap.add_argument("--big-dir", type=int, default=None, help="files in the listed directory")
     ap.add_argument("--lookup", type=int, default=100_000, help="LFNs per replicas() call")
     ap.add_argument("--rounds", type=int, default=3, help="replicas(): best of this many runs")
@@ -284,11 +303,11 @@ def main() -> None:
         raw_cat.upgrade()  # the same schema, via the same migrations
         raw_cat.close()
 
-        bench_register(cat, raw_db, n, ndirs, args.batch)
+        bench_register(cat, raw_db, n, ndirs, args.batch, args.turn)
         t_raw, t_dfc = WALL["register raw"], WALL["register dfc"]
         print(
             f"register {n:,} files x 2 replicas in {ndirs:,} dirs (SQLite, WAL; "
-            f"the sides take turns, {args.batch:,} files per transaction)"
+            f"{args.batch:,} files per transaction; the sides take turns of {args.turn:,})"
         )
         print(f"  raw sqlite3 executemany : {t_raw:7.2f} s  {n / t_raw:>10,.0f} files/s")
         print(f"  dfc add_files           : {t_dfc:7.2f} s  {n / t_dfc:>10,.0f} files/s")

@@ -268,6 +268,16 @@ class Catalog:
             finally:
                 trans.rollback()
 
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until the background checkpoint of big commits (SQLite) has finished.
+
+        Returns False when ``timeout`` seconds passed first; True at once when
+        there is none (PostgreSQL, in-memory SQLite).
+        """
+        if self._checkpointer is None:
+            return True
+        return self._checkpointer.wait_idle(timeout)
+
     def close(self) -> None:
         """Close every pooled connection; the catalogue can still be reopened.
 

@@ -67,9 +67,7 @@ def _requests(monkeypatch: pytest.MonkeyPatch) -> list[None]:
 
 def test_big_commit_is_checkpointed_in_the_background(cat: Catalog, db: Path) -> None:
     _register(cat, "/big", BIG)
-    checkpointer = cat._checkpointer
-    assert checkpointer is not None
-    assert checkpointer.wait_idle(timeout=60)
+    assert cat.wait_idle(timeout=60)
     assert _in_database_file(db) == BIG
     with cat.reader() as tx:
         assert sum(1 for _ in tx.list_dir("/big")) == BIG
@@ -125,9 +123,7 @@ def test_closed_catalogue_reopens_and_checkpoints_again(cat: Catalog, db: Path) 
     _register(cat, "/one", BIG)
     cat.close()  # waits for a running checkpoint
     _register(cat, "/two", BIG)
-    checkpointer = cat._checkpointer
-    assert checkpointer is not None
-    assert checkpointer.wait_idle(timeout=60)
+    assert cat.wait_idle(timeout=60)
     assert _in_database_file(db) == 2 * BIG
 
 
@@ -136,5 +132,6 @@ def test_memory_catalogue_has_no_checkpointer() -> None:
     try:
         cat.upgrade()
         assert cat._checkpointer is None
+        assert cat.wait_idle(timeout=0)
     finally:
         cat.close()
