@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class Checkpointer:
     writers. Small transactions keep SQLite's own checkpoints. Thread-safe.
     """
 
-    __slots__ = ("_closed", "_engine", "_pending", "_pid", "_running", "_thread", "_wake")
+    __slots__ = ("__weakref__", "_closed", "_engine", "_pending", "_running", "_thread", "_wake")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -50,21 +51,21 @@ class Checkpointer:
         self._running = False
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._pid = 0
+        _instances.add(self)
 
     def request(self) -> None:
         """Ask for a checkpoint (the thread starts on the first request)."""
         with self._wake:
             if self._closed:
                 return
-            # A forked child does not have its parent's thread.
-            if self._thread is None or self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._running = False
-                self._thread = threading.Thread(
-                    target=self._run, name="dfc-checkpoint", daemon=True
-                )
-                self._thread.start()
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="dfc-checkpoint", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError as exc:  # no thread: SQLite checkpoints at a later commit
+                    _log.warning("cannot start the catalogue's checkpoint thread: %s", exc)
+                    return
+                self._thread = thread
             self._pending = True
             self._wake.notify_all()
 
@@ -83,7 +84,7 @@ class Checkpointer:
             self._closed = True
             self._pending = False
             self._wake.notify_all()
-            thread = self._thread if self._pid == os.getpid() else None
+            thread = self._thread
         if thread is not None:
             thread.join()
 
@@ -114,3 +115,21 @@ class Checkpointer:
                 cursor.close()
         finally:
             raw.close()
+
+    def _forked(self) -> None:
+        # In a forked child: the parent's thread is not there, and the lock may
+        # have been held by it at the fork.
+        self._wake = threading.Condition()
+        self._thread = None
+        self._pending = self._running = False
+
+
+_instances: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for checkpointer in list(_instances):
+        checkpointer._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

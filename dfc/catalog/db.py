@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,14 @@ def _driver_execute(conn: Connection, statement: str) -> None:
         return
     with driver_cursor(conn, statement, ()) as cursor:
         cursor.execute(statement)
+
+
+def _restore_checkpoints(conn: Connection) -> None:
+    """Let SQLite checkpoint at ``conn``'s commits again, or drop the connection from the pool."""
+    try:
+        _driver_execute(conn, _AUTOCHECKPOINT)
+    except Exception:  # noqa: BLE001 - a broken connection: never reused
+        conn.invalidate()
 
 
 class Catalog:
@@ -245,12 +253,11 @@ class Catalog:
                         big = True
                         _driver_execute(conn, "PRAGMA wal_autocheckpoint=0")
             except BaseException:
-                if big:  # the COMMIT failed: the pooled connection checkpoints again
-                    with suppress(Exception):
-                        _driver_execute(conn, _AUTOCHECKPOINT)
+                if big:  # the COMMIT failed
+                    _restore_checkpoints(conn)
                 raise
             if big:
-                _driver_execute(conn, _AUTOCHECKPOINT)
+                _restore_checkpoints(conn)
                 checkpointer.request()
 
     @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from typing import TYPE_CHECKING
 
@@ -135,3 +136,20 @@ def test_memory_catalogue_has_no_checkpointer() -> None:
         assert cat.wait_idle(timeout=0)
     finally:
         cat.close()
+
+
+def test_forked_child_checkpoints_in_a_thread_of_its_own(cat: Catalog, db: Path) -> None:
+    _register(cat, "/parent", BIG)  # the parent's thread is running
+    assert cat.wait_idle(timeout=60)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's outcome is its exit status
+        status = 1
+        try:
+            cat.engine.dispose(close=False)  # the parent's connections stay the parent's
+            _register(cat, "/child", BIG)
+            if cat.wait_idle(timeout=60) and _in_database_file(db) == 2 * BIG:
+                status = 0
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
