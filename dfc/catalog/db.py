@@ -30,9 +30,11 @@ if TYPE_CHECKING:
 __all__ = ["Catalog"]
 
 _SQLITE_BUSY_SECONDS = 30.0
-#: Page size of a new SQLite catalogue: bulk registration runs ~20 % faster with
-#: 16 KiB pages than with SQLite's 4 KiB (shallower B-trees for the per-row index
-#: and foreign-key lookups; bench/RESULTS.md).
+#: Page size of a new SQLite catalogue: bulk registration of 1M files runs ~15 %
+#: faster with 16 KiB pages than with SQLite's 4 KiB (fewer page splits and
+#: shallower B-trees for the per-row index and foreign-key work), a one-file
+#: write transaction ~0.06 ms slower (more bytes per logged page); 32 KiB gained
+#: ~10 % more in bulk and cost small transactions ~60 % (bench/RESULTS.md).
 _SQLITE_PAGE_SIZE = 16384
 _AUTOCHECKPOINT = f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}"
 
