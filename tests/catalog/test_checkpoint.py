@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from typing import TYPE_CHECKING
 
 import pytest
@@ -153,3 +154,37 @@ def test_forked_child_checkpoints_in_a_thread_of_its_own(cat: Catalog, db: Path)
             os._exit(status)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_big_commits_of_several_writers_with_readers_meanwhile(cat: Catalog, db: Path) -> None:
+    errors: list[BaseException] = []
+    seen: list[int] = []
+
+    def write(name: str) -> None:
+        try:
+            for round_ in range(3):
+                _register(cat, f"/{name}/r{round_}", BIG)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            for _ in range(20):
+                with cat.reader() as tx:
+                    try:
+                        seen.append(sum(1 for _ in tx.list_dir("/w0/r0")))
+                    except LFNNotFound:
+                        seen.append(0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(f"w{i}",)) for i in range(2)]
+    threads.append(threading.Thread(target=read))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert set(seen) <= {0, BIG}  # a reader sees a directory whole or not at all
+    assert cat.wait_idle(timeout=60)
+    assert _in_database_file(db) == 6 * BIG
