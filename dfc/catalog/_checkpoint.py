@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["AUTOCHECKPOINT_PAGES", "BIG_COMMIT_ROWS", "Checkpointer", "changed_rows"]
+__all__ = ["BIG_COMMIT_ROWS", "Checkpointer", "changed_rows"]
 
 _log = logging.getLogger(__name__)
 
@@ -19,8 +19,6 @@ _log = logging.getLogger(__name__)
 #: checkpointing; the background thread does it. (100k files with two replicas
 #: each change 300k rows and write ~70 MB to the log; 10k rows, a few MB.)
 BIG_COMMIT_ROWS = 10_000
-#: SQLite's own threshold (its default, in log pages), restored after a big commit.
-AUTOCHECKPOINT_PAGES = 1000
 
 
 def changed_rows(conn: Connection) -> int:
@@ -37,9 +35,10 @@ class Checkpointer:
     a bulk registration of 100k files that is ~70 MB and a tenth of the call.
     :class:`~dfc.catalog.db.Catalog` commits a transaction that changed
     :data:`BIG_COMMIT_ROWS` rows or more without it (``wal_autocheckpoint=0``
-    for that COMMIT) and asks this thread for one (:meth:`request`), which runs
-    meanwhile in PASSIVE mode: it neither waits for nor blocks readers and
-    writers. Small transactions keep SQLite's own checkpoints. Thread-safe.
+    for that COMMIT, then the connection's own setting again) and asks this
+    thread for one (:meth:`request`), which runs meanwhile in PASSIVE mode: it
+    neither waits for nor blocks readers and writers. Small transactions keep
+    SQLite's own checkpoints. Thread-safe.
     """
 
     __slots__ = ("__weakref__", "_closed", "_engine", "_pending", "_running", "_thread", "_wake")

@@ -12,12 +12,7 @@ from sqlalchemy.exc import ArgumentError
 
 from dfc.catalog import _version
 from dfc.catalog._base import driver_cursor
-from dfc.catalog._checkpoint import (
-    AUTOCHECKPOINT_PAGES,
-    BIG_COMMIT_ROWS,
-    Checkpointer,
-    changed_rows,
-)
+from dfc.catalog._checkpoint import BIG_COMMIT_ROWS, Checkpointer, changed_rows
 from dfc.catalog._errors import translate
 from dfc.catalog.tx import CatalogTx
 from dfc.errors import CatalogError
@@ -36,7 +31,6 @@ _SQLITE_BUSY_SECONDS = 30.0
 #: write transaction ~0.06 ms slower (more bytes per logged page); 32 KiB gained
 #: ~10 % more in bulk and cost small transactions ~60 % (bench/RESULTS.md).
 _SQLITE_PAGE_SIZE = 16384
-_AUTOCHECKPOINT = f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}"
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -78,10 +72,18 @@ def _driver_execute(conn: Connection, statement: str) -> None:
         cursor.execute(statement)
 
 
-def _restore_checkpoints(conn: Connection) -> None:
+def _autocheckpoint(conn: Connection, pages: int) -> int:
+    """Set the log size (in pages) at which ``conn``'s commits checkpoint; return the old one."""
+    with driver_cursor(conn, "PRAGMA wal_autocheckpoint", ()) as cursor:
+        (old,) = cursor.execute("PRAGMA wal_autocheckpoint").fetchone()
+    _driver_execute(conn, f"PRAGMA wal_autocheckpoint={int(pages)}")
+    return int(old)
+
+
+def _restore_checkpoints(conn: Connection, pages: int) -> None:
     """Let SQLite checkpoint at ``conn``'s commits again, or drop the connection from the pool."""
     try:
-        _driver_execute(conn, _AUTOCHECKPOINT)
+        _autocheckpoint(conn, pages)
     except Exception:  # noqa: BLE001 - a broken connection: never reused
         conn.invalidate()
 
@@ -245,21 +247,20 @@ class Catalog:
                 with conn.begin():
                     yield CatalogTx(conn)
                 return
-            big = False
+            pages = 0  # SQLite's checkpoint threshold, while a big COMMIT does without
             try:
                 with conn.begin():
                     start = changed_rows(conn)
                     yield CatalogTx(conn)
                     if changed_rows(conn) - start >= BIG_COMMIT_ROWS:
                         # This COMMIT leaves the log's checkpoint to the background.
-                        big = True
-                        _driver_execute(conn, "PRAGMA wal_autocheckpoint=0")
+                        pages = _autocheckpoint(conn, 0)
             except BaseException:
-                if big:  # the COMMIT failed
-                    _restore_checkpoints(conn)
+                if pages:  # the COMMIT failed
+                    _restore_checkpoints(conn, pages)
                 raise
-            if big:
-                _restore_checkpoints(conn)
+            if pages:
+                _restore_checkpoints(conn, pages)
                 checkpointer.request()
 
     @contextmanager
