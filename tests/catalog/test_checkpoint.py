@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
 import threading
 from typing import TYPE_CHECKING
 
@@ -11,9 +12,10 @@ import pytest
 from sqlalchemy import event
 
 from dfc.catalog import Catalog, _checkpoint
-from dfc.errors import LFNNotFound
+from dfc.errors import CatalogError, LFNNotFound
 from dfc.models import FileRecord, Replica, SEInfo
 from tests.catalog.helpers import GROUP, OWNER
+from tests.servers._proc import missing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -194,3 +196,56 @@ def test_big_commits_of_several_writers_with_readers_meanwhile(cat: Catalog, db:
     assert set(seen) <= {0, BIG}  # a reader sees a directory whole or not at all
     assert cat.wait_idle(timeout=60)
     assert _in_database_file(db) == 6 * BIG
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MiB file system of its own (tmpfs; needs root)."""
+    if os.geteuid() != 0:
+        missing("mounting a small tmpfs needs root")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def _fill(cat: Catalog, committed: list[str]) -> None:
+    """Register directories of BIG files until a commit fails; note those committed."""
+    for round_ in range(100):
+        _register(cat, f"/d{round_}", BIG)
+        committed.append(f"/d{round_}")
+        assert cat.wait_idle(timeout=60)
+
+
+def test_full_disk_fails_a_commit_cleanly_and_keeps_what_was_committed(
+    small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = small_disk / "catalog.db"
+    cat = Catalog(f"sqlite:///{db}")
+    try:
+        cat.upgrade()
+        with cat.transaction() as tx:
+            tx.add_se(SEInfo("A", "file:///a"))
+            tx.add_se(SEInfo("B", "file:///b"))
+        committed: list[str] = []
+        with pytest.raises(CatalogError, match="disk is full") as err:
+            _fill(cat, committed)
+        assert "\n" not in str(err.value)
+        assert committed  # the first big commit fitted
+        with cat.reader() as tx:
+            for path in committed:
+                assert sum(1 for _ in tx.list_dir(path)) == BIG
+            with pytest.raises(LFNNotFound):
+                tx.lookup(f"/d{len(committed)}")
+        # The log that filled the disk could not be checkpointed either: said, not raised.
+        assert any("checkpoint" in r.getMessage() for r in caplog.records)
+        # Room again: writes work, and the next checkpoint takes in the whole log.
+        subprocess.run(["mount", "-o", "remount,size=32m", str(small_disk)], check=True)
+        _register(cat, "/after", BIG)
+        assert cat.wait_idle(timeout=60)
+        assert _in_database_file(db) == (len(committed) + 1) * BIG
+    finally:
+        cat.close()
