@@ -8,7 +8,7 @@ code point on both backends (SQLite compares text bytewise).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
+    from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "ID",
@@ -54,32 +55,39 @@ NAME = String(255).with_variant(String(255, collation="C"), "postgresql")
 #: B-tree entry holds ~2,700 bytes, less than a path's 4,096.
 PATH_PREFIX = 512
 
-_SQLITE_FMT = "%Y-%m-%d %H:%M:%S.%f"
+#: SQLite stores times as integer microseconds since the Unix epoch (UTC), exact
+#: and a third of the bytes of SQLAlchemy's text form (migration 0007).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def to_db_time(value: datetime, dialect_name: str) -> Any:
     """Return ``value`` (timezone-aware) as the driver stores it.
 
-    SQLite gets the naive UTC text form SQLAlchemy uses; PostgreSQL gets an aware
-    datetime for its ``timestamptz`` column.
+    SQLite gets integer microseconds since the Unix epoch; PostgreSQL gets an
+    aware datetime for its ``timestamptz`` column.
 
     Raises:
         ValueError: ``value`` is naive.
     """
     if value.tzinfo is None:
         raise ValueError("catalogue times must be timezone-aware")
-    utc = value.astimezone(UTC)
     if dialect_name == "sqlite":
-        return utc.replace(tzinfo=None).strftime(_SQLITE_FMT)
-    return utc
+        return (value - _EPOCH) // _MICROSECOND
+    return value.astimezone(UTC)
 
 
 def from_db_time(value: Any) -> datetime:
     """Return a value read from a time column as an aware UTC datetime.
 
+    Takes SQLite's integer microseconds, a datetime, or an ISO 8601 string (the
+    text form of SQLite catalogues before migration 0007).
+
     Raises:
-        TypeError: the value is neither a datetime nor an ISO 8601 string.
+        TypeError: the value is none of these.
     """
+    if isinstance(value, int):
+        return _EPOCH + value * _MICROSECOND
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime):
@@ -90,21 +98,26 @@ def from_db_time(value: Any) -> datetime:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on every backend."""
+    """A timezone-aware UTC timestamp on every backend (integer microseconds on SQLite)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Store as UTC (naive on SQLite, which has no time zones)."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("catalogue times must be timezone-aware")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """``BIGINT`` on SQLite, ``timestamptz`` elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(self.impl_instance)
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        """Store as :func:`to_db_time` does.
+
+        Raises:
+            ValueError: ``value`` is naive.
+        """
+        return None if value is None else to_db_time(value, dialect.name)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         """Read back as an aware UTC datetime."""
         return None if value is None else from_db_time(value)
 

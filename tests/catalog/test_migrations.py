@@ -5,6 +5,11 @@ Each test runs on SQLite and PostgreSQL (the ``catalog_url`` fixture).
 
 from __future__ import annotations
 
+import re
+from calendar import timegm
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.command import downgrade
@@ -12,9 +17,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, text
 
 from dfc.catalog import HEAD, Catalog, _migrate
+from dfc.catalog.identities import AccessControl
 from dfc.catalog.schema import metadata
 from dfc.models import SEInfo
 from tests.catalog.helpers import add, rec
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _at(cat: Catalog, revision: str) -> None:
@@ -140,3 +149,82 @@ def test_each_backend_gets_its_own_path_indexes(catalog: Catalog) -> None:
             "ex_directories_path",
             "ex_fts_files_job_id_dest_se_lfn",
         ]
+
+
+_TEXT_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+
+
+def _stored(cat: Catalog, sql: str) -> list[Any]:
+    with cat.engine.connect() as conn:
+        return [row[0] for row in conn.execute(text(sql))]
+
+
+def _visible(cat: Catalog) -> tuple[Any, ...]:
+    """Every kind of time the API shows: directory, file, metadata date, dataset."""
+    with cat.reader() as tx:
+        d, f = tx.lookup("/t"), tx.lookup("/t/f")
+        meta = tx.meta_get("/t/f")
+        ds = tx.dataset_show("/t/ds")
+    return (
+        d.ctime,
+        d.mtime,
+        f.ctime,
+        f.mtime,
+        meta["taken"].value,
+        meta["born"].value,
+        ds.ctime,
+        ds.mtime,
+    )
+
+
+def test_sqlite_times_become_integer_microseconds_and_back(tmp_path: Path) -> None:
+    """Migration 0007 (SQLite): every time as exact integer microseconds since 1970."""
+    cat = Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+    cat.upgrade()
+    with cat.transaction() as tx:
+        tx.add_se(SEInfo("DISK", "file:///data/disk/"))
+        tx.meta_index("taken", "date", "file")
+        tx.meta_index("born", "date", "file")
+        add(tx, rec("/t/f"))
+        when = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+        early = datetime(1965, 3, 1, 12, 0, 0, 500000, tzinfo=UTC)
+        assert tx.meta_set([("/t/f", {"taken": when, "born": early})]).ok
+        tx.dataset_add("/t/ds", ["/t", "taken>2020-01-01"], owner="alice", group="juno")
+        AccessControl(tx).add_group("juno")
+        AccessControl(tx).add_user("alice", group="juno")
+    before = _visible(cat)
+    tables = (
+        "directories",
+        "files",
+        "replicas",
+        "meta_fields",
+        "file_meta_date",
+        "datasets",
+        "auth_users",
+        "auth_groups",
+    )
+    columns = {"file_meta_date": "value"}
+    stored = {t: f"SELECT {columns.get(t, 'ctime')} FROM {t}" for t in tables}
+    for sql in stored.values():
+        assert all(isinstance(v, int) for v in _stored(cat, sql)), sql
+    assert sorted(_stored(cat, stored["file_meta_date"])) == [
+        timegm((1965, 3, 1, 12, 0, 0)) * 10**6 + 500_000,  # before 1970: negative
+        timegm((2024, 3, 1, 12, 0, 0)) * 10**6 + 123_456,
+    ]
+    _down(cat, "0006")  # SQLAlchemy's text form again, as dfc wrote it before
+    for sql in stored.values():
+        values = _stored(cat, sql)
+        assert values and all(_TEXT_TIME.fullmatch(v) for v in values), (sql, values)
+    assert "1965-03-01 12:00:00.500000" in _stored(cat, stored["file_meta_date"])
+    with cat.engine.begin() as conn:  # a value written without its fraction
+        conn.execute(text("UPDATE datasets SET mtime = '2025-06-30 23:59:59'"))
+    cat.upgrade()
+    after = _visible(cat)
+    assert after[:7] == before[:7]
+    assert after[7] == datetime(2025, 6, 30, 23, 59, 59, tzinfo=UTC)
+    for sql in stored.values():
+        assert all(isinstance(v, int) for v in _stored(cat, sql)), sql
+    # Queries compare integers with integers: the dataset still finds its file.
+    with cat.reader() as tx:
+        assert list(tx.dataset_files("/t/ds")) == ["/t/f"]
+    cat.close()
