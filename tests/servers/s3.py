@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 # -admin.port.grpc says (SeaweedFS 4.48), so that pair must be chosen together.
 GRPC_OFFSET = 10000
 COMPONENTS = ("master", "volume", "filer", "s3")
+#: An object written at the first start: a restarted server is ready when it reads it.
+CANARY = ("dfc-ready", "canary")
 
 
 def _pick_ports() -> dict[str, int]:
@@ -96,6 +98,7 @@ class S3Server(LocalServer):
             argv.append(f"-{component}.port={self.ports[component]}")
             argv.append(f"-{component}.port.grpc={self.ports[component + '.grpc']}")
         self._client: Any = None
+        self._canary = False
         self.process = ManagedProcess(
             f"weed mini (S3 on port {self.port})",
             argv,
@@ -173,15 +176,35 @@ class S3Server(LocalServer):
 
     def _ready(self) -> bool:
         # The S3 port opens before the filer behind it serves: wait for a signed call.
+        # After a restart (a crash above all) the gateway answers before the volume
+        # server has registered its volumes again, and reading a stored object fails
+        # with InternalError for a while: wait until the canary reads back.
         if not port_open(self.port):
             return False
         import botocore.exceptions
 
         try:
-            self.client().list_buckets()
+            client = self.client()
+            client.list_buckets()
+            if self._canary:
+                bucket, key = CANARY
+                client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
             return False
         return True
+
+    def start(self) -> None:
+        """Start the server and wait until it serves (stored objects too, after a restart).
+
+        Raises:
+            ServerStartError: it did not come up (the message has its log).
+        """
+        super().start()
+        if not self._canary:
+            bucket, key = CANARY
+            self.make_bucket(bucket)
+            self.client().put_object(Bucket=bucket, Key=key, Body=b"ready")
+            self._canary = True
 
     def stop(self, *, kill: bool = False) -> None:
         """Stop the server; ``kill=True`` simulates a crash (SIGKILL, no clean-up)."""
