@@ -218,7 +218,12 @@ def test_sqlite_times_become_integer_microseconds_and_back(tmp_path: Path) -> No
     assert "1965-03-01 12:00:00.500000" in _stored(cat, stored["file_meta_date"])
     with cat.engine.begin() as conn:  # a value written without its fraction
         conn.execute(text("UPDATE datasets SET mtime = '2025-06-30 23:59:59'"))
+        # and one that is no time at all (as old dfc wrote year 24: no zero padding)
+        conn.execute(text("UPDATE meta_fields SET ctime = '24-03-01 00:00:00.000000' WHERE id = 1"))
     cat.upgrade()
+    assert "24-03-01 00:00:00.000000" in _stored(cat, stored["meta_fields"])  # kept as it was
+    with cat.engine.begin() as conn:
+        conn.execute(text("UPDATE meta_fields SET ctime = 0 WHERE id = 1"))
     after = _visible(cat)
     assert after[:7] == before[:7]
     assert after[7] == datetime(2025, 6, 30, 23, 59, 59, tzinfo=UTC)

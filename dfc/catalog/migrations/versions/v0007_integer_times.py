@@ -38,10 +38,11 @@ _TIME_COLUMNS: dict[str, tuple[str, ...]] = {
 
 # Text 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC) -> microseconds; strftime('%s') is
 # exact whole seconds (also before 1970), the fraction is padded to 6 digits.
+# Text that is no such time (strftime gives NULL) is kept as it was.
 _TO_INT = (
-    "CASE WHEN typeof({c}) = 'text' THEN "
+    "CASE WHEN typeof({c}) = 'text' THEN coalesce("
     "CAST(strftime('%s', substr({c}, 1, 19)) AS INTEGER) * 1000000 "
-    "+ CAST(substr({c} || '000000', 21, 6) AS INTEGER) ELSE {c} END"
+    "+ CAST(substr({c} || '000000', 21, 6) AS INTEGER), {c}) ELSE {c} END"
 )
 # Microseconds -> the text form again (floor division, also before 1970).
 _SECONDS = "(({c} - (({c} % 1000000) + 1000000) % 1000000) / 1000000)"
