@@ -29,7 +29,8 @@ _SQLITE_BUSY_SECONDS = 30.0
 #: faster with 16 KiB pages than with SQLite's 4 KiB (fewer page splits and
 #: shallower B-trees for the per-row index and foreign-key work), a one-file
 #: write transaction ~0.06 ms slower (more bytes per logged page); 32 KiB gained
-#: ~10 % more in bulk and cost small transactions ~60 % (bench/RESULTS.md).
+#: ~10 % more in bulk and made a one-file commit ~60 % slower than with 4 KiB
+#: (bench/RESULTS.md).
 _SQLITE_PAGE_SIZE = 16384
 
 
