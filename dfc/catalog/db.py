@@ -256,12 +256,10 @@ class Catalog:
                     if changed_rows(conn) - start >= BIG_COMMIT_ROWS:
                         # This COMMIT leaves the log's checkpoint to the background.
                         pages = _autocheckpoint(conn, 0)
-            except BaseException:
-                if pages:  # the COMMIT failed
+            finally:
+                if pages:  # committed or not, the connection checkpoints again
                     _restore_checkpoints(conn, pages)
-                raise
             if pages:
-                _restore_checkpoints(conn, pages)
                 checkpointer.request()
 
     @contextmanager
