@@ -31,9 +31,14 @@ __all__ = ["REPLICA_INSERT", "REPLICA_STATUSES", "FilesMixin"]
 REPLICA_STATUSES = frozenset({"good", "bad"})
 #: Sort key of prepared files: the order of the (dir_id, name) index.
 _INDEX_ORDER = attrgetter("dir_id", "name")
+# Column getters, for loops that run in C over thousands of records.
+_LFN = attrgetter("lfn")
+_PARENT = attrgetter("parent")
 # Already-normalised checksums skip the (slower) normalisation.
 _ADLER32 = re.compile(r"[0-9a-f]{8}").fullmatch
 _XXH3 = re.compile(r"[0-9a-f]{16}").fullmatch
+_ADLER32_LINES = re.compile(r"[0-9a-f]{8}(?:\n[0-9a-f]{8})*").fullmatch
+_XXH3_LINES = re.compile(r"[0-9a-f]{16}(?:\n[0-9a-f]{16})*").fullmatch
 _FILE_INSERT = (
     "INSERT INTO files (dir_id, name, size, adler32, xxh3, guid, status, owner, grp, mode, "
     "ctime, mtime) VALUES (?, ?, ?, ?, ?, ?, 'good', ?, ?, ?, ?, ?)"
@@ -63,7 +68,7 @@ REPLICA_INSERT = (
 class _Prepared:
     """A validated record: normalised checksums and resolved SE ids."""
 
-    __slots__ = ("adler32", "dir_id", "name", "parent", "plain", "rec", "replicas", "xxh3")
+    __slots__ = ("_replicas", "adler32", "dir_id", "name", "parent", "plain", "rec", "xxh3")
 
     def __init__(
         self,
@@ -72,7 +77,7 @@ class _Prepared:
         name: str,
         adler32: str,
         xxh3: str | None,
-        replicas: list[tuple[int, str, str]],  # (se_id, path, status)
+        replicas: list[tuple[int, str, str]] | None,  # (se_id, path, status)
         plain: tuple[int, ...] | None,
         dir_id: int = 0,
     ) -> None:
@@ -81,11 +86,22 @@ class _Prepared:
         self.name = name
         self.adler32 = adler32
         self.xxh3 = xxh3
-        self.replicas = replicas
+        # None when ``plain``: made from it when first asked for (a bulk
+        # registration of plain replicas never asks)
+        self._replicas = replicas
         # The SE ids of the replicas when each is "good" at the LFN's own path
         # (the usual bulk registration), else None.
         self.plain = plain
         self.dir_id = dir_id
+
+    @property
+    def replicas(self) -> list[tuple[int, str, str]]:
+        """The replicas to register, as ``(se_id, path, status)``."""
+        reps = self._replicas
+        if reps is None:
+            lfn = self.rec.lfn
+            reps = self._replicas = [(se_id, lfn, "good") for se_id in self.plain or ()]
+        return reps
 
 
 class _Call:
@@ -137,42 +153,81 @@ def resolve_replica_path(lfn: str, path: str) -> str:
     return path
 
 
-def _prepare(rec: FileRecord, ses: dict[str, tuple[int, str]]) -> _Prepared:
+def _prepare(
+    rec: FileRecord, ses: dict[str, tuple[int, str]], check_sums: bool = True
+) -> _Prepared:
+    """Validate one record; ``check_sums=False`` when its checksums are known normal.
+
+    Raises:
+        InvalidArgument: a negative size, an invalid checksum, replica status
+            or path, or two replicas at one SE.
+        SENotFound: a replica at an unknown SE.
+    """
     lfn = rec.lfn
     if rec.size < 0:
         raise InvalidArgument(f"{lfn}: negative size {rec.size}")
-    reps: list[tuple[int, str, str]] = []
     ids: list[int] = []
     plain = True
     for se_name, path, _pfn, status in rec.replicas:
         se = ses.get(se_name)
         if se is None:
             raise SENotFound(f"{se_name}: no such storage element")
-        if status != "good":
-            if status not in REPLICA_STATUSES:
-                raise InvalidArgument(f"{lfn}: invalid replica status {status!r}")
+        if status != "good" or (path and path != lfn):
             plain = False
-        if not path:
-            path = lfn
-        elif path != lfn:
-            if path[0] != "/":
-                raise InvalidArgument(f"{lfn}: replica path {path!r} is not absolute")
-            plain = False
-        se_id = se[0]
-        ids.append(se_id)
-        reps.append((se_id, path, status))
+        ids.append(se[0])
     n = len(ids)
     if n > 1 and (ids[0] == ids[1] if n == 2 else len(set(ids)) < n):
         raise InvalidArgument(f"{lfn}: two replicas at the same storage element")
+    reps = None if plain else _replica_rows(rec, ids)
     parent, _, name = lfn.rpartition("/")
     adler = rec.adler32
-    if not _ADLER32(adler):
-        adler = normalize_adler32(adler)
     xxh3 = rec.xxh3
-    if xxh3 is not None and not _XXH3(xxh3):
-        xxh3 = normalize_xxh3(xxh3) if xxh3 else None
-    plain_ses = tuple(ids) if plain else None
-    return _Prepared(rec, parent or "/", name, adler, xxh3, reps, plain_ses)
+    if check_sums:
+        if not (isinstance(adler, str) and _ADLER32(adler)):
+            adler = normalize_adler32(adler)  # also takes the number
+        if xxh3 is not None and not _XXH3(xxh3):
+            xxh3 = normalize_xxh3(xxh3) if xxh3 else None
+    return _Prepared(rec, parent or "/", name, adler, xxh3, reps, tuple(ids) if plain else None)
+
+
+def _replica_rows(rec: FileRecord, ids: list[int]) -> list[tuple[int, str, str]]:
+    """``(se_id, path, status)`` of a record's replicas, ``ids`` their SEs' ids.
+
+    Raises:
+        InvalidArgument: an invalid status, or a path that is not absolute.
+    """
+    lfn = rec.lfn
+    rows: list[tuple[int, str, str]] = []
+    for se_id, (_se, path, _pfn, status) in zip(ids, rec.replicas, strict=True):
+        if status not in REPLICA_STATUSES:
+            raise InvalidArgument(f"{lfn}: invalid replica status {status!r}")
+        if not path:
+            path = lfn
+        elif path != lfn and path[0] != "/":
+            raise InvalidArgument(f"{lfn}: replica path {path!r} is not absolute")
+        rows.append((se_id, path, status))
+    return rows
+
+
+def _checksums_normal(part: Sequence[FileRecord]) -> bool:
+    """True if every record's adler32 is 8 and xxh3 16 lower-case hex digits.
+
+    One regular expression over each column of the chunk, instead of two per
+    record; False (check record by record) also when an xxh3 is missing.
+    """
+    n = len(part)
+    try:
+        adlers = "\n".join([rec.adler32 for rec in part])
+        xxh3s = "\n".join([rec.xxh3 for rec in part])  # type: ignore[misc]
+    except TypeError:  # None, or not a string
+        return False
+    # With the lengths right, no value holds a line break, so each is one line.
+    return (
+        len(adlers) == 9 * n - 1
+        and len(xxh3s) == 17 * n - 1
+        and _ADLER32_LINES(adlers) is not None
+        and _XXH3_LINES(xxh3s) is not None
+    )
 
 
 def _unique_chunks(records: Sequence[FileRecord]) -> Iterator[list[FileRecord]]:
@@ -216,7 +271,7 @@ def _independent(records: Sequence[FileRecord]) -> bool:
 
     Set operations over the whole call: much cheaper than the record-by-record walk.
     """
-    lfns = {rec.lfn for rec in records}
+    lfns = set(map(_LFN, records))
     if len(lfns) != len(records):
         return False
     parents = {lfn.rpartition("/")[0] or "/" for lfn in lfns}
@@ -274,12 +329,13 @@ class FilesMixin(UsageMixin):
         failed = call.result.failed
         ready: list[_Prepared] = []
         ses = call.ses
+        check_sums = not _checksums_normal(part)
         for rec in part:
             try:
-                ready.append(_prepare(rec, ses))
+                ready.append(_prepare(rec, ses, check_sums))
             except DFCError as exc:
                 failed[rec.lfn] = exc
-        parents = {p.parent for p in ready}
+        parents = set(map(_PARENT, ready))
         created, in_the_way = self._ensure_dirs(
             parents, call.dirs, parents=True, owner=call.owner, group=call.group, mode=0o775
         )
@@ -536,10 +592,10 @@ def _count_plain(added: list[tuple[int, _Prepared]], call: _Call, ses: tuple[int
     Their files and bytes are summed per directory over the whole call, and
     become usage of the logical counter and of each SE at its end.
     """
-    succeeded = call.result.succeeded
     per_dir = call.plain.get(ses)
     if per_dir is None:
         per_dir = call.plain[ses] = {}
+    succeeded = call.result.succeeded
     dir_id, cell = -1, [0, 0]
     for _, p in added:  # in directory order: one lookup per directory
         if p.dir_id != dir_id:

@@ -45,6 +45,69 @@ def test_checksums_are_normalised(tx: CatalogTx) -> None:
     assert (f.adler32, f.xxh3) == ("0000abcd", "00000000000000ff")
 
 
+@pytest.mark.parametrize(
+    ("adler32", "xxh3", "stored"),
+    [
+        ("ABCD1234", "00000000000000ff", ("abcd1234", "00000000000000ff")),
+        ("0000abcd", "0XFF", ("0000abcd", "00000000000000ff")),
+        ("0000abcd", None, ("0000abcd", None)),
+        ("0000abcd", "", ("0000abcd", None)),
+        (0xABCD, "00000000000000ff", ("0000abcd", "00000000000000ff")),
+        # the right length for a line of its own, yet not one: checked alone
+        ("abc\nabcd", "00000000000000ff", None),
+        ("abcdabcd\nabcdabcd", "00000000000000ff", None),
+        ("0000abcd", "00000000000000ff\n00000000000000ff", None),
+        (" abcdef\n", "00000000000000ff", ("00abcdef", "00000000000000ff")),
+    ],
+)
+def test_one_odd_checksum_among_normal_ones(
+    tx: CatalogTx, adler32: Any, xxh3: str | None, stored: tuple[str, str | None] | None
+) -> None:
+    """Normal checksums are checked a chunk at a time; one odd value is still seen."""
+    records = [rec(f"/d/f{i}", adler32=f"{i:08x}", xxh3=f"{i:016x}") for i in range(20)]
+    records.insert(7, replace(rec("/d/odd"), adler32=adler32, xxh3=xxh3))
+    res = tx.add_files(records, owner=OWNER, group=GROUP)
+    assert len(res.succeeded) == 20 + (stored is not None)
+    if stored is None:
+        assert isinstance(res.failed["/d/odd"], InvalidArgument)
+        assert not tx.stat(["/d/odd"]).succeeded
+    else:
+        f = tx.lookup("/d/odd")
+        assert (f.adler32, f.xxh3) == stored
+    f = tx.lookup("/d/f19")
+    assert (f.adler32, f.xxh3) == ("00000013", "0000000000000013")
+
+
+def test_replicas_of_plain_and_other_records_in_one_call(tx: CatalogTx) -> None:
+    """Replicas at the LFN (or an empty path) and elsewhere, good and bad, in one chunk."""
+    records = [rec(f"/p/f{i}", ses=("DISK", "TAPE")) for i in range(10)]
+    records.append(FileRecord("/p/empty", 1, "1", None, "g1", (Replica("DISK", ""),)))
+    records.append(
+        FileRecord(
+            "/p/other",
+            1,
+            "1",
+            None,
+            "g2",
+            (Replica("DISK", "/moved/x"), Replica("TAPE", "/p/other", status="bad")),
+        )
+    )
+    assert tx.add_files(records, owner=OWNER, group=GROUP).ok
+    got = tx.replicas([r.lfn for r in records]).succeeded
+    assert [(r.se, r.path, r.status) for r in got["/p/f3"]] == [
+        ("DISK", "/p/f3", "good"),
+        ("TAPE", "/p/f3", "good"),
+    ]
+    assert [(r.se, r.path) for r in got["/p/empty"]] == [("DISK", "/p/empty")]
+    assert [(r.se, r.path, r.status) for r in got["/p/other"]] == [
+        ("DISK", "/moved/x", "good"),
+        ("TAPE", "/p/other", "bad"),
+    ]
+    # registered again, the same records are a success and add nothing
+    assert tx.add_files(records, owner=OWNER, group=GROUP).ok
+    assert tx.se_replica_count("DISK") == 12
+
+
 def test_empty_guid_gets_one(tx: CatalogTx) -> None:
     add(tx, FileRecord("/f", 1, "1", None, ""))
     guid = tx.lookup("/f").guid
