@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from operator import attrgetter
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from dfc import lfn as _lfn
@@ -34,6 +35,15 @@ _INDEX_ORDER = attrgetter("dir_id", "name")
 # Column getters, for loops that run in C over thousands of records.
 _LFN = attrgetter("lfn")
 _PARENT = attrgetter("parent")
+_SIZE = attrgetter("size")
+_ADLER32_OF = attrgetter("adler32")
+_XXH3_OF = attrgetter("xxh3")
+_GUID = attrgetter("guid")
+_OWNER = attrgetter("owner")
+_GROUP = attrgetter("group")
+_MODE = attrgetter("mode")
+_REPLICAS = attrgetter("replicas")
+_FIRST, _SECOND, _THIRD, _FOURTH = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 # Already-normalised checksums skip the (slower) normalisation.
 _ADLER32 = re.compile(r"[0-9a-f]{8}").fullmatch
 _XXH3 = re.compile(r"[0-9a-f]{16}").fullmatch
@@ -54,6 +64,11 @@ _REPLICA_FROM_FILES = (
     "SELECT f.id, ?, rtrim(d.path, '/') || '/' || f.name, 'good', ? "
     "FROM files f JOIN directories d ON d.id = f.dir_id WHERE f.id BETWEEN ? AND ?"
 )
+# Files inserted with ids from SQLite: each new row gets an id above the largest
+# one (https://sqlite.org/autoinc.html; at 2**63 - 1 no more files go in anyway).
+_FILE_INSERT_NEXT_IDS = _FILE_INSERT + " ON CONFLICT (dir_id, name) DO NOTHING"
+_MAX_FILE_ID = "SELECT coalesce(max(id), 0) FROM files"
+_LARGEST_ID = (1 << 63) - 1
 # Files per chunk from which that statement is cheaper than binding their replica
 # rows (callgrind, 2 SEs: +6 % per file for 1 file, -1 % for 4, -14 % for 32).
 _REPLICAS_IN_SQL_FROM = 4
@@ -138,6 +153,28 @@ class _Call:
         self.plain: dict[tuple[int, ...], dict[int, list[int]]] = {}
         # directory id -> paths of its subdirectories, for the directories looked at
         self.subdirs: dict[int, set[str]] = {}
+
+
+class _Plain:
+    """A chunk of plain records, as columns (see :func:`_plain_columns`)."""
+
+    __slots__ = ("lfns", "names", "parents", "records", "ses", "sizes")
+
+    def __init__(
+        self,
+        records: Sequence[FileRecord],
+        lfns: list[str],
+        parents: list[str],
+        names: list[str],
+        sizes: list[int],
+        ses: tuple[int, ...],
+    ) -> None:
+        self.records = records
+        self.lfns = lfns
+        self.parents = parents
+        self.names = names
+        self.sizes = sizes
+        self.ses = ses  # the ids of the SEs of every record's replicas, in order
 
 
 def resolve_replica_path(lfn: str, path: str) -> str:
@@ -228,6 +265,50 @@ def _checksums_normal(part: Sequence[FileRecord]) -> bool:
         and _ADLER32_LINES(adlers) is not None
         and _XXH3_LINES(xxh3s) is not None
     )
+
+
+def _plain_columns(part: Sequence[FileRecord], call: _Call) -> _Plain | None:
+    """The columns of ``part`` if every record in it is plain, else None.
+
+    Plain records have normal checksums, a size >= 0, a GUID, the caller's
+    owner and group, and replicas "good" at the LFN itself at the same known
+    SEs in the same order: the usual bulk registration. They are checked a
+    column at a time, in C; any other chunk goes record by record
+    (:func:`_prepare`), which also says what is wrong with a record.
+    """
+    n = len(part)
+    if not n or not _checksums_normal(part):
+        return None
+    reps = list(map(_REPLICAS, part))
+    se_names = list(map(_FIRST, reps[0]))
+    k = len(se_names)
+    if set(map(len, reps)) != {k}:
+        return None
+    try:
+        ses = tuple(call.ses[name][0] for name in se_names)
+    except KeyError:
+        return None
+    if len(set(ses)) != k:
+        return None
+    lfns = list(map(_LFN, part))
+    if k:
+        flat = list(chain.from_iterable(reps))
+        if (
+            list(map(_FIRST, flat)) != se_names * n
+            or list(map(_FOURTH, flat)).count("good") != n * k
+            or list(map(_SECOND, flat)) != list(chain.from_iterable(zip(*[lfns] * k, strict=True)))
+        ):
+            return None
+    sizes = list(map(_SIZE, part))
+    if min(sizes) < 0 or not all(map(_GUID, part)):
+        return None
+    if any(map(_OWNER, part)) or any(map(_GROUP, part)):
+        return None
+    split = list(map(str.rpartition, lfns, repeat("/")))
+    parents = list(map(_FIRST, split))
+    if "" in parents:  # files at the top
+        parents = [parent or "/" for parent in parents]
+    return _Plain(part, lfns, parents, list(map(_THIRD, split)), sizes, ses)
 
 
 def _unique_chunks(records: Sequence[FileRecord]) -> Iterator[list[FileRecord]]:
@@ -326,10 +407,98 @@ class FilesMixin(UsageMixin):
         return call.result
 
     def _add_chunk(self, part: list[FileRecord], call: _Call) -> None:
+        if self._sqlite:
+            plain = _plain_columns(part, call)
+            if plain is not None:
+                rest = self._add_plain(plain, call)
+                if rest is not None:
+                    if rest:
+                        self._add_chunk_by_record(rest, call, registered=True)
+                    return
+        self._add_chunk_by_record(part, call)
+
+    def _add_plain(self, plain: _Plain, call: _Call) -> list[FileRecord] | None:
+        """Register a chunk of plain records a column at a time (SQLite only).
+
+        Returns the records whose (directory, name) was registered already, for
+        the general path to compare; or None, having added no file, when a
+        record's parent cannot hold it, to let the general path say why.
+        """
+        parents = set(plain.parents)
+        dirs = call.dirs
+        if not self._placeable(parents, plain.lfns, call) or not dirs.keys() >= parents:
+            return None
+        ((top,),) = self._fetchall(_MAX_FILE_ID)
+        dir_ids = list(map(dirs.__getitem__, plain.parents))
+        records = plain.records
+        now = call.db_now
+        rows = sorted(  # index order: neighbouring B-tree pages
+            zip(
+                dir_ids,
+                plain.names,
+                plain.sizes,
+                map(_ADLER32_OF, records),
+                map(_XXH3_OF, records),
+                map(_GUID, records),
+                repeat(call.owner),
+                repeat(call.group),
+                map(_MODE, records),
+                repeat(now),
+                repeat(now),
+            )
+        )
+        inserted = self._many_count(_FILE_INSERT_NEXT_IDS, rows)
+        # The write lock is held: the files with ids above ``top`` are those just inserted.
+        for se_id in plain.ses if inserted else ():
+            self._exec(_REPLICA_FROM_FILES, (se_id, now, top + 1, _LARGEST_ID))
+        if not inserted:  # all registered already (a retried registration)
+            return list(records)
+        lfns, sizes, rest = plain.lfns, plain.sizes, []
+        if inserted != len(rows):
+            ids = self._files_by_dir_name(list(zip(dir_ids, plain.names, strict=True)))
+            new = [ids[key][2] > top for key in zip(dir_ids, plain.names, strict=True)]
+            rest = [rec for rec, is_new in zip(records, new, strict=True) if not is_new]
+            lfns = [lfn for lfn, is_new in zip(lfns, new, strict=True) if is_new]
+            sizes = [size for size, is_new in zip(sizes, new, strict=True) if is_new]
+            dir_ids = [d for d, is_new in zip(dir_ids, new, strict=True) if is_new]
+        call.result.succeeded.update(dict.fromkeys(lfns))
+        per_dir = call.plain.setdefault(plain.ses, {})
+        for dir_id, size in zip(dir_ids, sizes, strict=True):
+            cell = per_dir.get(dir_id)
+            if cell is None:
+                per_dir[dir_id] = [1, size]
+            else:
+                cell[0] += 1
+                cell[1] += size
+        return rest
+
+    def _placeable(self, parents: set[str], lfns: list[str], call: _Call) -> bool:
+        """Create the missing ``parents``; True if none is a file and no LFN a directory."""
+        created, in_the_way = self._ensure_dirs(
+            parents, call.dirs, parents=True, owner=call.owner, group=call.group, mode=0o775
+        )
+        self._note_created(created, call)
+        return not in_the_way and not self._directories_among(lfns, parents, call)
+
+    def _note_created(self, created: set[str], call: _Call) -> None:
+        """Add directories just created to the cached subdirectories of their parents."""
+        for path in created:
+            known = call.subdirs.get(call.dirs.get(_lfn.dirname(path), -1))
+            if known is not None:
+                known.add(path)
+
+    def _add_chunk_by_record(
+        self, part: list[FileRecord], call: _Call, *, registered: bool = False
+    ) -> None:
+        """Register ``part`` record by record.
+
+        ``registered``: the records are plain and their files exist already
+        (from :meth:`_add_plain`): they are compared with them.
+        """
         failed = call.result.failed
         ready: list[_Prepared] = []
         ses = call.ses
-        check_sums = not _checksums_normal(part)
+        check_sums = not registered and not _checksums_normal(part)
         for rec in part:
             try:
                 ready.append(_prepare(rec, ses, check_sums))
@@ -339,12 +508,9 @@ class FilesMixin(UsageMixin):
         created, in_the_way = self._ensure_dirs(
             parents, call.dirs, parents=True, owner=call.owner, group=call.group, mode=0o775
         )
-        for path in created:
-            known = call.subdirs.get(call.dirs.get(_lfn.dirname(path), -1))
-            if known is not None:
-                known.add(path)
+        self._note_created(created, call)
         dirs = call.dirs
-        dirs_at = self._directories_among(ready, parents, call)
+        dirs_at = self._directories_among([p.rec.lfn for p in ready], parents, call)
         placed: list[_Prepared] = []
         for prep in ready:
             lfn = prep.rec.lfn
@@ -358,12 +524,10 @@ class FilesMixin(UsageMixin):
             else:
                 prep.dir_id = dir_id
                 placed.append(prep)
-        self._write_chunk(placed, call)
+        self._write_chunk(placed, call, fresh=not registered)
 
-    def _directories_among(
-        self, ready: list[_Prepared], parents: set[str], call: _Call
-    ) -> set[str]:
-        """Return the LFNs of ``ready`` (whose parents are ``parents``) that are directories.
+    def _directories_among(self, lfns: list[str], parents: set[str], call: _Call) -> set[str]:
+        """Return those of ``lfns`` (whose parents are ``parents``) that are directories.
 
         Looks at the subdirectories of their parents (few, usually none, and
         cached for the call) rather than at every LFN; falls back to looking up
@@ -372,7 +536,7 @@ class FilesMixin(UsageMixin):
         dirs, subdirs = call.dirs, call.subdirs
         unknown = {dirs[p] for p in parents if p in dirs}.difference(subdirs)
         if unknown:
-            limit = len(ready)
+            limit = len(lfns)
             rows: list[tuple[Any, ...]] = []
             for ids in chunks(sorted(unknown)):
                 rows += self._fetchall(
@@ -381,7 +545,7 @@ class FilesMixin(UsageMixin):
                     ids,
                 )
                 if len(rows) > limit:
-                    return set(self._dirs_by_path(p.rec.lfn for p in ready))
+                    return set(self._dirs_by_path(lfns))
             for dir_id in unknown:
                 subdirs[dir_id] = set()
             for dir_id, path in rows:
@@ -391,12 +555,12 @@ class FilesMixin(UsageMixin):
             below.update(subdirs.get(dirs.get(parent, -1), ()))
         if not below:  # leaf directories, the usual case
             return below
-        return {p.rec.lfn for p in ready if p.rec.lfn in below}
+        return below.intersection(lfns)
 
-    def _write_chunk(self, placed: list[_Prepared], call: _Call) -> None:
+    def _write_chunk(self, placed: list[_Prepared], call: _Call, *, fresh: bool = True) -> None:
         # Index order: lookups and inserts touch neighbouring B-tree pages.
         placed.sort(key=_INDEX_ORDER)
-        if self._sqlite:
+        if self._sqlite and fresh:
             # The write lock is held: insert optimistically and look at the
             # rows that were there already (usually none) afterwards.
             placed = self._insert_fresh(placed, call)
