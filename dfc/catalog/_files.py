@@ -68,6 +68,7 @@ _REPLICA_FROM_FILES = (
 # one (https://sqlite.org/autoinc.html; at 2**63 - 1 no more files go in anyway).
 _FILE_INSERT_NEXT_IDS = _FILE_INSERT + " ON CONFLICT (dir_id, name) DO NOTHING"
 _MAX_FILE_ID = "SELECT coalesce(max(id), 0) FROM files"
+_FILE_EXISTS = "SELECT 1 FROM files WHERE dir_id = ? AND name = ?"
 _LARGEST_ID = (1 << 63) - 1
 # Files per chunk from which that statement is cheaper than binding their replica
 # rows (callgrind, 2 SEs: +6 % per file for 1 file, -1 % for 4, -14 % for 32).
@@ -428,8 +429,11 @@ class FilesMixin(UsageMixin):
         dirs = call.dirs
         if not self._placeable(parents, plain.lfns, call) or not dirs.keys() >= parents:
             return None
-        ((top,),) = self._fetchall(_MAX_FILE_ID)
         dir_ids = list(map(dirs.__getitem__, plain.parents))
+        if self._fetchall(_FILE_EXISTS, (dir_ids[0], plain.names[0])):
+            # registered already, most likely all of them (a retried registration)
+            return list(plain.records)
+        ((top,),) = self._fetchall(_MAX_FILE_ID)
         records = plain.records
         now = call.db_now
         rows = sorted(  # index order: neighbouring B-tree pages
@@ -451,7 +455,7 @@ class FilesMixin(UsageMixin):
         # The write lock is held: the files with ids above ``top`` are those just inserted.
         for se_id in plain.ses if inserted else ():
             self._exec(_REPLICA_FROM_FILES, (se_id, now, top + 1, _LARGEST_ID))
-        if not inserted:  # all registered already (a retried registration)
+        if not inserted:
             return list(records)
         lfns, sizes, rest = plain.lfns, plain.sizes, []
         if inserted != len(rows):

@@ -132,18 +132,33 @@ def test_bulk_of_plain_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert len(answers[0][0]) == 5000
 
 
+@pytest.mark.parametrize("new_first", [False, True])
 def test_registered_again_same_and_different(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_first: bool
 ) -> None:
-    """Some files of a plain chunk exist already: the rest go in, those are compared."""
+    """Some files of a plain chunk exist already: the rest go in, those are compared.
+
+    The chunk starts with a file that exists (looked at first: the chunk is
+    compared), or with a new one (inserted, then the others are compared).
+    """
     first = batch("/a", 30)
     again = batch("/a", 60)  # the first 30 identical
     again[3] = replace(again[3], size=1)  # another size: mismatch
-    again[4] = replace(again[4], replicas=(Replica("CACHE", again[4].lfn),))  # a new replica
+    if new_first:
+        again.reverse()
     answers = _compare(tmp_path, monkeypatch, [first, again])
     succeeded, failed = answers[1]
-    assert failed == {again[3].lfn: "MetadataMismatch"}
+    assert failed == {again[56 if new_first else 3].lfn: "MetadataMismatch"}
     assert len(succeeded) == 59
+
+
+def test_registered_again_with_a_new_replica(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = batch("/a", 30, ses=("DISK",))
+    again = batch("/a", 40)  # DISK and TAPE
+    answers = _compare(tmp_path, monkeypatch, [first, again, list(reversed(again))])
+    assert all(not failed for _, failed in answers)
 
 
 def test_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
