@@ -77,6 +77,19 @@ REPLICA_INSERT = (
     "INSERT INTO replicas (file_id, se_id, path, status, ctime) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (file_id, se_id) DO NOTHING"
 )
+# PostgreSQL: the same inserts, one statement for all the rows, given as arrays
+# (a statement per row costs the driver and the server tens of microseconds).
+_FILE_INSERT_ARRAYS = (
+    "INSERT INTO files (dir_id, name, size, adler32, xxh3, guid, status, owner, grp, mode, "
+    "ctime, mtime) SELECT d, n, s, a, x, g, 'good', o, gr, m, ?, ? FROM unnest(?::bigint[], "
+    "?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], "
+    "?::integer[]) AS u(d, n, s, a, x, g, o, gr, m) RETURNING id, dir_id, name"
+)
+_REPLICA_INSERT_ARRAYS = (
+    "INSERT INTO replicas (file_id, se_id, path, status, ctime) SELECT * FROM unnest("
+    "?::bigint[], ?::integer[], ?::text[], ?::text[], ?::timestamptz[]) "
+    "ON CONFLICT (file_id, se_id) DO NOTHING"
+)
 
 
 # Plain slotted classes rather than dataclasses: generating a dataclass's methods
@@ -592,7 +605,7 @@ class FilesMixin(UsageMixin):
                 )
         if replaced:
             self._drop_files(replaced, call.usage)
-        self._many(REPLICA_INSERT, self._insert_new(new, call))
+        self._insert_replica_rows(self._insert_new(new, call))
         # Replicas of files registered already may race with another writer's:
         # count only those this statement really inserted.
         rows = self._missing_replicas(again, call)
@@ -634,16 +647,32 @@ class FilesMixin(UsageMixin):
                 self._exec(_REPLICA_FROM_FILES, (se_id, call.db_now, top + 1, last))
             _count_plain(added, call, plain)
         else:
-            self._many(REPLICA_INSERT, _count_new(added, call))
+            self._insert_replica_rows(_count_new(added, call))
         return collided
 
     def _insert_new(self, new: list[_Prepared], call: _Call) -> list[tuple[Any, ...]]:
+        """Insert ``new`` files (ids from the sequence); return their replica rows."""
         if not new:
             return []
-        rows = [row[1:] for row in _file_rows(new, call, 0)]  # ids from the sequence
-        self._many(_FILE_INSERT, rows)
-        ids = self._files_by_dir_name([(r[0], r[1]) for r in rows])
-        return _count_new([(ids[(p.dir_id, p.name)][2], p) for p in new], call)
+        rows = [row[1:] for row in _file_rows(new, call, 0)]
+        if self._sqlite:
+            self._many(_FILE_INSERT, rows)
+            found = self._files_by_dir_name([(r[0], r[1]) for r in rows])
+            ids = {key: row[2] for key, row in found.items()}
+        else:
+            columns = [list(column) for column in zip(*rows, strict=True)][:9]
+            got = self._fetchall(_FILE_INSERT_ARRAYS, [call.db_now, call.db_now, *columns])
+            ids = {(dir_id, name): file_id for file_id, dir_id, name in got}
+        return _count_new([(ids[(p.dir_id, p.name)], p) for p in new], call)
+
+    def _insert_replica_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Insert ``REPLICA_INSERT`` rows, skipping replicas there already."""
+        if not rows:
+            return
+        if self._sqlite:
+            self._many(REPLICA_INSERT, rows)
+        else:
+            self._exec(_REPLICA_INSERT_ARRAYS, [list(column) for column in zip(*rows, strict=True)])
 
     def _missing_replicas(
         self, again: list[tuple[_Prepared, int]], call: _Call
