@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import cache
 from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from dfc.errors import (
 from dfc.models import BulkResult, FileRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
 __all__ = ["REPLICA_INSERT", "REPLICA_STATUSES", "FilesMixin"]
 
@@ -47,8 +48,6 @@ _FIRST, _SECOND, _THIRD, _FOURTH = itemgetter(0), itemgetter(1), itemgetter(2), 
 # Already-normalised checksums skip the (slower) normalisation.
 _ADLER32 = re.compile(r"[0-9a-f]{8}").fullmatch
 _XXH3 = re.compile(r"[0-9a-f]{16}").fullmatch
-_ADLER32_LINES = re.compile(r"[0-9a-f]{8}(?:\n[0-9a-f]{8})*").fullmatch
-_XXH3_LINES = re.compile(r"[0-9a-f]{16}(?:\n[0-9a-f]{16})*").fullmatch
 _FILE_INSERT = (
     "INSERT INTO files (dir_id, name, size, adler32, xxh3, guid, status, owner, grp, mode, "
     "ctime, mtime) VALUES (?, ?, ?, ?, ?, ?, 'good', ?, ?, ?, ?, ?)"
@@ -260,6 +259,12 @@ def _replica_rows(rec: FileRecord, ids: list[int]) -> list[tuple[int, str, str]]
     return rows
 
 
+@cache
+def _lines_of_hex(width: int) -> Callable[[str], re.Match[str] | None]:
+    """Match lines of ``width`` lower-case hex digits (compiled on first use: CLI start-up)."""
+    return re.compile(rf"[0-9a-f]{{{width}}}(?:\n[0-9a-f]{{{width}}})*").fullmatch
+
+
 def _checksums_normal(part: Sequence[FileRecord]) -> bool:
     """True if every record's adler32 is 8 and xxh3 16 lower-case hex digits.
 
@@ -276,8 +281,8 @@ def _checksums_normal(part: Sequence[FileRecord]) -> bool:
     return (
         len(adlers) == 9 * n - 1
         and len(xxh3s) == 17 * n - 1
-        and _ADLER32_LINES(adlers) is not None
-        and _XXH3_LINES(xxh3s) is not None
+        and _lines_of_hex(8)(adlers) is not None
+        and _lines_of_hex(16)(xxh3s) is not None
     )
 
 
