@@ -70,7 +70,8 @@ _MAX_FILE_ID = "SELECT coalesce(max(id), 0) FROM files"
 _FILE_EXISTS = "SELECT 1 FROM files WHERE dir_id = ? AND name = ?"
 _LARGEST_ID = (1 << 63) - 1
 # Files per chunk from which that statement is cheaper than binding their replica
-# rows (callgrind, 2 SEs: +6 % per file for 1 file, -1 % for 4, -14 % for 32).
+# rows (callgrind, 2 SEs: +6 % per file for 1 file, -1 % for 4, -14 % for 32);
+# smaller chunks (a put of one file) also skip the column path.
 _REPLICAS_IN_SQL_FROM = 4
 REPLICA_INSERT = (
     "INSERT INTO replicas (file_id, se_id, path, status, ctime) VALUES (?, ?, ?, ?, ?) "
@@ -426,7 +427,7 @@ class FilesMixin(UsageMixin):
         return call.result
 
     def _add_chunk(self, part: list[FileRecord], call: _Call) -> None:
-        if self._sqlite:
+        if self._sqlite and len(part) >= _REPLICAS_IN_SQL_FROM:
             plain = _plain_columns(part, call)
             if plain is not None:
                 rest = self._add_plain(plain, call)
