@@ -125,7 +125,7 @@ def test_bulk_of_plain_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         batch("/a", 10, start=7000, ses=("TAPE",)),
         batch("/b", 10, ses=()),  # no replicas
         [plain(f"/top{i}", i) for i in range(6)],  # files at the top
-        batch("/c", 3),  # below the size where SQLite makes the replica rows
+        batch("/c", 3),  # too few for the column path
     ]
     answers = _compare(tmp_path, monkeypatch, calls)
     assert all(not failed for _, failed in answers)
