@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from functools import cache
-from itertools import chain, repeat
+from itertools import chain, compress, islice, repeat
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -288,17 +288,15 @@ def _checksums_normal(part: Sequence[FileRecord]) -> bool:
 
 
 def _plain_columns(part: Sequence[FileRecord], call: _Call) -> _Plain | None:
-    """The columns of ``part`` if every record in it is plain, else None.
+    """The columns of ``part``, records with normal checksums, if all are plain, else None.
 
-    Plain records have normal checksums, a size >= 0, a GUID, the caller's
-    owner and group, and replicas "good" at the LFN itself at the same known
-    SEs in the same order: the usual bulk registration. They are checked a
-    column at a time, in C; any other chunk goes record by record
+    Plain records have (besides normal checksums) a size >= 0, a GUID, the
+    caller's owner and group, and replicas "good" at the LFN itself at the
+    same known SEs in the same order: the usual bulk registration. They are
+    checked a column at a time, in C; any other chunk goes record by record
     (:func:`_prepare`), which also says what is wrong with a record.
     """
     n = len(part)
-    if not n or not _checksums_normal(part):
-        return None
     reps = list(map(_REPLICAS, part))
     se_names = list(map(_FIRST, reps[0]))
     k = len(se_names)
@@ -427,15 +425,16 @@ class FilesMixin(UsageMixin):
         return call.result
 
     def _add_chunk(self, part: list[FileRecord], call: _Call) -> None:
-        if self._sqlite and len(part) >= _REPLICAS_IN_SQL_FROM:
+        sums_normal = _checksums_normal(part)
+        if self._sqlite and sums_normal and len(part) >= _REPLICAS_IN_SQL_FROM:
             plain = _plain_columns(part, call)
             if plain is not None:
                 rest = self._add_plain(plain, call)
                 if rest is not None:
                     if rest:
-                        self._add_chunk_by_record(rest, call, registered=True)
+                        self._add_chunk_by_record(rest, call, check_sums=False, registered=True)
                     return
-        self._add_chunk_by_record(part, call)
+        self._add_chunk_by_record(part, call, check_sums=not sums_normal)
 
     def _add_plain(self, plain: _Plain, call: _Call) -> list[FileRecord] | None:
         """Register a chunk of plain records a column at a time (SQLite only).
@@ -446,7 +445,8 @@ class FilesMixin(UsageMixin):
         """
         parents = set(plain.parents)
         dirs = call.dirs
-        if not self._placeable(parents, plain.lfns, call) or not dirs.keys() >= parents:
+        in_the_way, dirs_at = self._place_parents(parents, plain.lfns, call)
+        if in_the_way or dirs_at or not dirs.keys() >= parents:
             return None
         dir_ids = list(map(dirs.__getitem__, plain.parents))
         if self._fetchall(_FILE_EXISTS, (dir_ids[0], plain.names[0])):
@@ -476,64 +476,58 @@ class FilesMixin(UsageMixin):
             self._exec(_REPLICA_FROM_FILES, (se_id, now, top + 1, _LARGEST_ID))
         if not inserted:
             return list(records)
-        lfns, sizes, rest = plain.lfns, plain.sizes, []
-        if inserted != len(rows):
-            ids = self._files_by_dir_name(list(zip(dir_ids, plain.names, strict=True)))
-            new = [ids[key][2] > top for key in zip(dir_ids, plain.names, strict=True)]
-            rest = [rec for rec, is_new in zip(records, new, strict=True) if not is_new]
-            lfns = [lfn for lfn, is_new in zip(lfns, new, strict=True) if is_new]
-            sizes = [size for size, is_new in zip(sizes, new, strict=True) if is_new]
-            dir_ids = [d for d, is_new in zip(dir_ids, new, strict=True) if is_new]
-        call.result.succeeded.update(dict.fromkeys(lfns))
-        per_dir = call.plain.setdefault(plain.ses, {})
-        for dir_id, size in zip(dir_ids, sizes, strict=True):
-            cell = per_dir.get(dir_id)
-            if cell is None:
-                per_dir[dir_id] = [1, size]
-            else:
-                cell[0] += 1
-                cell[1] += size
-        return rest
+        if inserted == len(rows):
+            _count_plain(call, plain.ses, plain.lfns, dir_ids, plain.sizes)
+            return []
+        keys = list(zip(dir_ids, plain.names, strict=True))
+        ids = self._files_by_dir_name(keys)
+        new = [ids[key][2] > top for key in keys]
+        _count_plain(
+            call,
+            plain.ses,
+            list(compress(plain.lfns, new)),
+            list(compress(dir_ids, new)),
+            list(compress(plain.sizes, new)),
+        )
+        return [rec for rec, is_new in zip(records, new, strict=True) if not is_new]
 
-    def _placeable(self, parents: set[str], lfns: list[str], call: _Call) -> bool:
-        """Create the missing ``parents``; True if none is a file and no LFN a directory."""
+    def _place_parents(
+        self, parents: set[str], lfns: list[str], call: _Call
+    ) -> tuple[set[str], set[str]]:
+        """Create the missing ``parents`` of ``lfns``.
+
+        Returns the files in the way of a parent (see :meth:`_dir_error`) and
+        those of ``lfns`` that are directories.
+        """
         created, in_the_way = self._ensure_dirs(
             parents, call.dirs, parents=True, owner=call.owner, group=call.group, mode=0o775
         )
-        self._note_created(created, call)
-        return not in_the_way and not self._directories_among(lfns, parents, call)
-
-    def _note_created(self, created: set[str], call: _Call) -> None:
-        """Add directories just created to the cached subdirectories of their parents."""
-        for path in created:
+        for path in created:  # into the cached subdirectories of their parents
             known = call.subdirs.get(call.dirs.get(_lfn.dirname(path), -1))
             if known is not None:
                 known.add(path)
+        return in_the_way, self._directories_among(lfns, parents, call)
 
     def _add_chunk_by_record(
-        self, part: list[FileRecord], call: _Call, *, registered: bool = False
+        self, part: list[FileRecord], call: _Call, *, check_sums: bool, registered: bool = False
     ) -> None:
         """Register ``part`` record by record.
 
+        ``check_sums=False`` when their checksums are known normal;
         ``registered``: the records are plain and their files exist already
         (from :meth:`_add_plain`): they are compared with them.
         """
         failed = call.result.failed
         ready: list[_Prepared] = []
         ses = call.ses
-        check_sums = not registered and not _checksums_normal(part)
         for rec in part:
             try:
                 ready.append(_prepare(rec, ses, check_sums))
             except DFCError as exc:
                 failed[rec.lfn] = exc
         parents = set(map(_PARENT, ready))
-        created, in_the_way = self._ensure_dirs(
-            parents, call.dirs, parents=True, owner=call.owner, group=call.group, mode=0o775
-        )
-        self._note_created(created, call)
+        in_the_way, dirs_at = self._place_parents(parents, [p.rec.lfn for p in ready], call)
         dirs = call.dirs
-        dirs_at = self._directories_among([p.rec.lfn for p in ready], parents, call)
         placed: list[_Prepared] = []
         for prep in ready:
             lfn = prep.rec.lfn
@@ -651,7 +645,14 @@ class FilesMixin(UsageMixin):
             # rather than binding a row per replica through the driver.
             for se_id in plain:
                 self._exec(_REPLICA_FROM_FILES, (se_id, call.db_now, top + 1, last))
-            _count_plain(added, call, plain)
+            preps = [p for _, p in added]
+            _count_plain(
+                call,
+                plain,
+                [p.rec.lfn for p in preps],
+                [p.dir_id for p in preps],
+                [p.rec.size for p in preps],
+            )
         else:
             self._insert_replica_rows(_count_new(added, call))
         return collided
@@ -666,7 +667,7 @@ class FilesMixin(UsageMixin):
             found = self._files_by_dir_name([(r[0], r[1]) for r in rows])
             ids = {key: row[2] for key, row in found.items()}
         else:
-            columns = [list(column) for column in zip(*rows, strict=True)][:9]
+            columns = [list(column) for column in islice(zip(*rows, strict=True), 9)]
             got = self._fetchall(_FILE_INSERT_ARRAYS, [call.db_now, call.db_now, *columns])
             ids = {(dir_id, name): file_id for file_id, dir_id, name in got}
         return _count_new([(ids[(p.dir_id, p.name)], p) for p in new], call)
@@ -789,25 +790,24 @@ def _count_new(added: list[tuple[int, _Prepared]], call: _Call) -> list[tuple[An
     return rep_rows
 
 
-def _count_plain(added: list[tuple[int, _Prepared]], call: _Call, ses: tuple[int, ...]) -> None:
+def _count_plain(
+    call: _Call, ses: tuple[int, ...], lfns: list[str], dir_ids: list[int], sizes: list[int]
+) -> None:
     """Record files just inserted with plain replicas at ``ses`` (as :func:`_count_new`).
 
-    Their files and bytes are summed per directory over the whole call, and
-    become usage of the logical counter and of each SE at its end.
+    ``lfns``, ``dir_ids`` and ``sizes`` are theirs, in the same order. Their
+    files and bytes are summed per directory over the whole call, and become
+    usage of the logical counter and of each SE at its end.
     """
-    per_dir = call.plain.get(ses)
-    if per_dir is None:
-        per_dir = call.plain[ses] = {}
-    succeeded = call.result.succeeded
-    dir_id, cell = -1, [0, 0]
-    for _, p in added:  # in directory order: one lookup per directory
-        if p.dir_id != dir_id:
-            dir_id = p.dir_id
-            cell = per_dir.setdefault(dir_id, [0, 0])
-        cell[0] += 1
-        rec = p.rec
-        cell[1] += rec.size
-        succeeded[rec.lfn] = None
+    call.result.succeeded.update(dict.fromkeys(lfns))
+    per_dir = call.plain.setdefault(ses, {})
+    for dir_id, size in zip(dir_ids, sizes, strict=True):
+        cell = per_dir.get(dir_id)
+        if cell is None:
+            per_dir[dir_id] = [1, size]
+        else:
+            cell[0] += 1
+            cell[1] += size
 
 
 def _same_file(prep: _Prepared, row: Any) -> bool:
