@@ -252,11 +252,7 @@ def _replica_rows(rec: FileRecord, ids: list[int]) -> list[tuple[int, str, str]]
     for se_id, (_se, path, _pfn, status) in zip(ids, rec.replicas, strict=True):
         if status not in REPLICA_STATUSES:
             raise InvalidArgument(f"{lfn}: invalid replica status {status!r}")
-        if not path:
-            path = lfn
-        elif path != lfn and path[0] != "/":
-            raise InvalidArgument(f"{lfn}: replica path {path!r} is not absolute")
-        rows.append((se_id, path, status))
+        rows.append((se_id, resolve_replica_path(lfn, path), status))
     return rows
 
 
