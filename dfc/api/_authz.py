@@ -414,7 +414,7 @@ class Gate:
         Raises:
             CatalogError: the registry cannot be read.
         """
-        from dfc.catalog import AccessControl
+        from dfc.catalog import resolve_principal
 
         key = (identity.dn, identity.fqans, fallback_group)
         now = self._clock()
@@ -422,7 +422,7 @@ class Gate:
             hit = self._cache.get(key)
             if hit is not None and hit[1] > now and hit[0].identity == identity:
                 return hit[0]
-        res = AccessControl(tx).resolve(identity.dn, identity.fqans)
+        res = resolve_principal(tx, identity.dn, identity.fqans)
         name = res.user.name if res.user is not None else None
         if name is None and identity.via == "local":
             name = identity.user

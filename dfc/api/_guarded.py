@@ -24,7 +24,6 @@ from dfc.api._authz import READ, WRITE, Authorizer, under
 from dfc.api._bulk import reorder, validate_all
 from dfc.api._guarded_meta import GuardedMetaMixin
 from dfc.auth.errors import InsufficientRights
-from dfc.catalog import AccessControl, CatalogTx
 from dfc.errors import DFCError, InvalidArgument, LFNNotFound
 from dfc.models import BulkResult, Entry, FileRecord, Replica, SEInfo
 
@@ -33,8 +32,9 @@ if TYPE_CHECKING:
 
     from dfc.api._authz import WhoAmI
     from dfc.auth.tokens import StorageOp
+    from dfc.catalog import CatalogTx
     from dfc.catalog._consistency import ReplicaRecord
-    from dfc.catalog.identities import FqanRule, GridmapImport, GroupInfo, UserInfo
+    from dfc.catalog.identities import AccessControl, FqanRule, GridmapImport, GroupInfo, UserInfo
 
 __all__ = ["Access", "ApiTx", "GuardedTx"]
 
@@ -153,6 +153,8 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
             raise error
 
     def _acl(self) -> AccessControl:
+        from dfc.catalog.identities import AccessControl  # its tables need SQLAlchemy
+
         return AccessControl(self._inner)
 
     def _visible(self, entry: Entry) -> None:

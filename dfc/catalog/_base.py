@@ -13,10 +13,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import exc as sa_exc
-
 from dfc import lfn as _lfn
-from dfc.catalog.schema import PATH_PREFIX, from_db_time, to_db_time
+from dfc.catalog._values import PATH_PREFIX, from_db_time, to_db_time
 from dfc.models import Entry, Replica
 
 if TYPE_CHECKING:
@@ -139,6 +137,8 @@ def driver_cursor(
     try:
         yield cursor
     except dbapi.Error as exc:
+        from sqlalchemy import exc as sa_exc  # only now: see dfc.catalog._lite
+
         raise sa_exc.DBAPIError.instance(
             statement, params, exc, dbapi.Error, dialect=conn.dialect
         ) from exc
@@ -221,8 +221,15 @@ class TxBase:
                 cursor.execute(statement, params)
             return int(cursor.rowcount)
 
-    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[SARow]:
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[DBRow]:
         """Yield the rows of a query batch by batch (a server-side cursor on PostgreSQL)."""
+        if self._sqlite and not self._echo:  # on the driver's cursor, as _fetchall
+            statement, args = self._sql(sql), tuple(params)
+            with self._driver_cursor(statement, args) as cursor:
+                cursor.execute(statement, args)
+                while batch := cursor.fetchmany(2000):
+                    yield from batch
+            return
         opts: dict[str, Any] = {} if self._sqlite else {"stream_results": True, "yield_per": 2000}
         result = self._conn.exec_driver_sql(self._sql(sql), tuple(params), execution_options=opts)
         try:
@@ -366,7 +373,7 @@ class TxBase:
                 "JOIN storage_elements s ON s.id = r.se_id "
                 f"WHERE r.file_id IN ({marks(len(part))})"
             )
-            for file_id, se, url, path, status in self._q(sql, part):
+            for file_id, se, url, path, status in self._fetchall(sql, part):
                 out.setdefault(file_id, []).append(
                     Replica(se=se, path=path, pfn=url.rstrip("/") + path, status=status)
                 )

@@ -6,12 +6,14 @@ import logging
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from collections.abc import Callable
 
-__all__ = ["BIG_COMMIT_ROWS", "Checkpointer", "changed_rows"]
+    from sqlalchemy.engine import Connection
+
+__all__ = ["BIG_COMMIT_ROWS", "Checkpointer", "autocheckpoint", "changed_rows"]
 
 _log = logging.getLogger(__name__)
 
@@ -27,6 +29,25 @@ def changed_rows(conn: Connection) -> int:
     return total
 
 
+def autocheckpoint(raw: Any, pages: int) -> int:
+    """Set the log size (in pages) at which ``raw``'s commits checkpoint; return the old one.
+
+    Args:
+        raw: a ``sqlite3`` connection (or SQLAlchemy's proxy of one).
+        pages: the new threshold; 0 turns SQLite's own checkpoints off.
+
+    Raises:
+        sqlite3.Error: the connection failed.
+    """
+    cursor = raw.cursor()
+    try:
+        (old,) = cursor.execute("PRAGMA wal_autocheckpoint").fetchone()
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+    finally:
+        cursor.close()
+    return int(old)
+
+
 class Checkpointer:
     """Runs the write-ahead-log checkpoints of big commits in a thread of its own.
 
@@ -39,12 +60,16 @@ class Checkpointer:
     thread for one (:meth:`request`), which runs meanwhile in PASSIVE mode: it
     neither waits for nor blocks readers and writers. Small transactions keep
     SQLite's own checkpoints. Thread-safe.
+
+    Args:
+        connect: opens (or checks out) a driver connection for one checkpoint;
+            its ``close()`` gives it back.
     """
 
-    __slots__ = ("__weakref__", "_closed", "_engine", "_pending", "_running", "_thread", "_wake")
+    __slots__ = ("__weakref__", "_closed", "_connect", "_pending", "_running", "_thread", "_wake")
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
         self._wake = threading.Condition()
         self._pending = False
         self._running = False
@@ -104,7 +129,7 @@ class Checkpointer:
                     self._wake.notify_all()
 
     def _checkpoint(self) -> None:
-        raw = self._engine.raw_connection()
+        raw = self._connect()
         try:
             cursor = raw.cursor()
             try:

@@ -130,7 +130,7 @@ class DatasetMixin(FindMixin):
         sql = f"SELECT d.path, f.name, f.size, f.id {FROM} WHERE {where} {order}"
         files, size, digest = self._ds_stats(sql, params)
         _, db_now = self._now()
-        self._q(
+        self._exec(
             "INSERT INTO datasets (name, query, status, owner, grp, files, bytes, hash, "
             "ctime, mtime) VALUES (?, ?, 'dynamic', ?, ?, ?, ?, ?, ?, ?)",
             [name, stored, owner, group, files, size, digest, db_now, db_now],
@@ -191,7 +191,7 @@ class DatasetMixin(FindMixin):
         """
         check = self.dataset_check(name)
         _, db_now = self._now()
-        self._q(
+        self._exec(
             "UPDATE datasets SET files = ?, bytes = ?, hash = ?, mtime = ? WHERE name = ?",
             [check.new_files, check.new_bytes, check.new_hash, db_now, name],
         )
@@ -213,12 +213,12 @@ class DatasetMixin(FindMixin):
         path, query = self._ds_query(row[2])
         if not query.empty:
             where, params = self._where(path, query)
-            self._q(
+            self._exec(
                 f"INSERT INTO dataset_files (dataset_id, file_id) SELECT ?, f.id {FROM} "
                 f"WHERE {where}",
                 [row[0], *params],
             )
-        self._q("UPDATE datasets SET status = 'frozen' WHERE id = ?", [row[0]])
+        self._exec("UPDATE datasets SET status = 'frozen' WHERE id = ?", [row[0]])
         self.dataset_update(name)
         return self.dataset_show(name)
 
@@ -231,8 +231,8 @@ class DatasetMixin(FindMixin):
         row = self._ds_row(name)
         if row[3] == "frozen":
             _, db_now = self._now()
-            self._q("DELETE FROM dataset_files WHERE dataset_id = ?", [row[0]])
-            self._q(
+            self._exec("DELETE FROM dataset_files WHERE dataset_id = ?", [row[0]])
+            self._exec(
                 "UPDATE datasets SET status = 'dynamic', mtime = ? WHERE id = ?", [db_now, row[0]]
             )
         return self.dataset_show(name)
@@ -247,7 +247,7 @@ class DatasetMixin(FindMixin):
         if len(text) > _MAX_ANNOTATION:
             raise InvalidArgument(f"annotation longer than {_MAX_ANNOTATION} characters")
         row = self._ds_row(name)
-        self._q("UPDATE datasets SET annotation = ? WHERE id = ?", [text or None, row[0]])
+        self._exec("UPDATE datasets SET annotation = ? WHERE id = ?", [text or None, row[0]])
         return self.dataset_show(name)
 
     def dataset_rm(self, name: str) -> bool:

@@ -1,11 +1,16 @@
-"""The one boundary where SQLAlchemy and driver exceptions become DFCErrors."""
+"""The one boundary where SQLAlchemy and driver exceptions become DFCErrors.
+
+SQLAlchemy is imported here only when there is an error to translate: a
+catalogue opened on the standard library's ``sqlite3`` alone
+(:mod:`dfc.catalog._lite`) raises the driver's own errors, which are wrapped
+as SQLAlchemy would wrap them and then mapped the same way.
+"""
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
-
-from sqlalchemy import exc as sa_exc
 
 from dfc.errors import (
     AlreadyExists,
@@ -17,6 +22,8 @@ from dfc.errors import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from sqlalchemy import exc as sa_exc
 
 __all__ = ["translate"]
 
@@ -47,6 +54,8 @@ def _first_line(exc: sa_exc.SQLAlchemyError) -> str:
 
 
 def _map(exc: sa_exc.SQLAlchemyError) -> DFCError:
+    from sqlalchemy import exc as sa_exc  # loaded already: ``exc`` is one of its errors
+
     detail = _first_line(exc)
     low = detail.lower()
     if isinstance(exc, sa_exc.IntegrityError):
@@ -83,5 +92,29 @@ def translate() -> Iterator[None]:
     """
     try:
         yield
-    except sa_exc.SQLAlchemyError as exc:
-        raise _map(exc) from exc
+    except Exception as exc:
+        wrapped = _as_sqlalchemy(exc)
+        if wrapped is None:
+            raise
+        raise _map(wrapped) from exc
+
+
+def _as_sqlalchemy(exc: Exception) -> sa_exc.SQLAlchemyError | None:
+    """``exc`` as a SQLAlchemy error: itself, a wrapped ``sqlite3`` error, or None.
+
+    Neither kind can be raised unless its module was imported: looking in
+    :data:`sys.modules` imports nothing.
+    """
+    if "sqlalchemy.exc" in sys.modules:
+        from sqlalchemy import exc as sa_exc  # loaded already
+
+        if isinstance(exc, sa_exc.SQLAlchemyError):
+            return exc
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(exc, sqlite3.Error):
+        from sqlalchemy import exc as sa_exc
+
+        wrapped = sa_exc.DBAPIError.instance(None, None, exc, sqlite3.Error)
+        assert isinstance(wrapped, sa_exc.DBAPIError)  # an Exception always is
+        return wrapped
+    return None

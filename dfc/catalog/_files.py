@@ -684,7 +684,7 @@ class FilesMixin(UsageMixin):
         have: dict[tuple[int, int], str] = {}
         for part in chunks(ids):
             sql = f"SELECT file_id, se_id, path FROM replicas WHERE file_id IN ({marks(len(part))})"
-            for file_id, se_id, path in self._q(sql, part):
+            for file_id, se_id, path in self._fetchall(sql, part):
                 have[(file_id, se_id)] = path
         rows: list[tuple[Any, ...]] = []
         for prep, file_id in again:

@@ -24,7 +24,7 @@ from dfc import lfn as _lfn
 from dfc.catalog._base import chunks, marks
 from dfc.catalog._namespace import NamespaceMixin
 from dfc.catalog._scope import StreamMixin, subtree
-from dfc.catalog.schema import from_db_time, to_db_time
+from dfc.catalog._values import from_db_time, to_db_time
 from dfc.errors import (
     DFCError,
     InvalidArgument,
@@ -211,7 +211,7 @@ class MetaMixin(NamespaceMixin, StreamMixin):
                 f"metadata field {name} is already defined for {where} ({old.type})"
             )
         _, db_now = self._now()
-        self._q(
+        self._exec(
             "INSERT INTO meta_fields (name, level, type, ctime) VALUES (?, ?, ?, ?)",
             [name, level, type_, db_now],
         )
@@ -226,8 +226,8 @@ class MetaMixin(NamespaceMixin, StreamMixin):
         fld = self._fields().get(name)
         if fld is None:
             raise NotFound(f"metadata field {name} not defined")
-        self._q(f"DELETE FROM {fld.level}_meta_{fld.type} WHERE field_id = ?", [fld.id])
-        self._q("DELETE FROM meta_fields WHERE id = ?", [fld.id])
+        self._exec(f"DELETE FROM {fld.level}_meta_{fld.type} WHERE field_id = ?", [fld.id])
+        self._exec("DELETE FROM meta_fields WHERE id = ?", [fld.id])
 
     def _field(self, fields: Mapping[str, Field], name: str) -> Field:
         fld = fields.get(name)
@@ -351,7 +351,7 @@ class MetaMixin(NamespaceMixin, StreamMixin):
         for fld, _ in typed:
             self._check_conflict(path, dir_id, fld)
         for fld, value in typed:
-            self._q(_UPSERTS[("dir", fld.type)], [dir_id, fld.id, value])
+            self._exec(_UPSERTS[("dir", fld.type)], [dir_id, fld.id, value])
 
     def _lock_fields(self, field_ids: Sequence[int]) -> None:
         """Serialise conflict checks of these fields on PostgreSQL (SQLite serialises writers).

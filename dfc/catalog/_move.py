@@ -53,11 +53,11 @@ class MoveMixin(ReplicasMixin, MetaMixin):
         assert src_dir is not None
         self._check_move_meta(src, dst)
         below, params = path_between("path", *prefix_range(src), sqlite=self._sqlite)
-        self._q(
+        self._exec(
             f"UPDATE directories SET path = CAST(? AS TEXT) || substr(path, ?) WHERE {below}",
             [dst, len(src) + 1, *params],
         )
-        self._q(
+        self._exec(
             "UPDATE directories SET path = ?, parent_id = ? WHERE id = ?",
             [dst, parent[0], src_dir[0]],
         )
@@ -69,7 +69,7 @@ class MoveMixin(ReplicasMixin, MetaMixin):
         lock = "" if self._sqlite else " FOR UPDATE"
         sql = f"SELECT dir_id, size FROM files WHERE id = ?{lock}"
         old_dir, size = self._fetchall(sql, [file_id])[0]
-        self._q("UPDATE files SET dir_id = ?, name = ? WHERE id = ?", [dir_id, name, file_id])
+        self._exec("UPDATE files SET dir_id = ?, name = ? WHERE id = ?", [dir_id, name, file_id])
         if old_dir == dir_id:
             return
         deltas = Deltas()

@@ -173,7 +173,7 @@ class NamespaceMixin(TxBase):
                 "EXISTS (SELECT 1 FROM directories c WHERE c.parent_id = v.column1) OR "
                 "EXISTS (SELECT 1 FROM files f WHERE f.dir_id = v.column1)"
             )
-            busy = {row[0] for row in self._q(sql, ids)}
+            busy = {row[0] for row in self._fetchall(sql, ids)}
         gone: list[int] = []
         parents: set[int] = set()
         for path in part:
@@ -190,7 +190,7 @@ class NamespaceMixin(TxBase):
                     parents.add(row[2])
                 result.succeeded[path] = None
         if gone:
-            self._q(f"DELETE FROM directories WHERE id IN ({marks(len(gone))})", gone)
+            self._exec(f"DELETE FROM directories WHERE id IN ({marks(len(gone))})", gone)
             self._touch_dirs(parents, db_now)
 
     # ------------------------------------------------------------ lookups
@@ -353,9 +353,10 @@ class NamespaceMixin(TxBase):
         """
         sql = (
             f"SELECT {FILE_COLS}, d.path FROM files f JOIN directories d ON d.id = f.dir_id "
-            "WHERE f.guid = ? ORDER BY f.id"
+            "WHERE f.guid = ? ORDER BY f.id LIMIT 1"
         )
-        row = self._q(sql, [guid]).first()
+        rows = self._fetchall(sql, [guid])
+        row = rows[0] if rows else None
         if row is None:
             raise LFNNotFound(f"no file with GUID {guid}")
         reps = self._replicas_of([row[0]])

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from dfc import lfn as _lfn
-from dfc.catalog.schema import to_db_time
+from dfc.catalog._values import to_db_time
 from dfc.errors import InvalidLFN, InvalidQuery
 
 if TYPE_CHECKING:

@@ -44,7 +44,7 @@ class ReplicasMixin(FilesMixin):
         for part in chunks(sorted(set(file_ids))):
             marks_ = ",".join("?" * len(part))
             sql = f"SELECT file_id, se_id, path, status FROM replicas WHERE file_id IN ({marks_})"
-            for file_id, se_id, path, status in self._q(sql, part):
+            for file_id, se_id, path, status in self._fetchall(sql, part):
                 out[(file_id, se_id)] = (path, status)
         return out
 

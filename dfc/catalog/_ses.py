@@ -1,32 +1,29 @@
-"""The storage-element registry part of a catalogue transaction."""
+"""The storage-element registry part of a catalogue transaction.
+
+Driver-level SQL (see :mod:`dfc.catalog._base`): every command that touches
+storage reads the registry.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, update
-
 from dfc.catalog._base import TxBase
-from dfc.catalog.schema import replicas, storage_elements
 from dfc.errors import AlreadyExists, InvalidArgument, SENotFound
 from dfc.models import SEInfo
 
 if TYPE_CHECKING:
-    from dfc.catalog._base import SARow
+    from dfc.catalog._base import DBRow
 
 __all__ = ["SEMixin"]
 
-_SE = storage_elements
+#: The columns of a row as :func:`_info` reads it, after the id.
+_COLS = "id, name, url, site, read_allowed, write_allowed"
 
 
-def _info(row: SARow) -> SEInfo:
-    return SEInfo(
-        name=row.name,
-        url=row.url,
-        site=row.site,
-        read=bool(row.read_allowed),
-        write=bool(row.write_allowed),
-    )
+def _info(row: DBRow) -> SEInfo:
+    _id, name, url, site, read, write = row
+    return SEInfo(name=name, url=url, site=site, read=bool(read), write=bool(write))
 
 
 def _check_name(name: str) -> None:
@@ -37,8 +34,12 @@ def _check_name(name: str) -> None:
 class SEMixin(TxBase):
     """Register, change and remove storage elements."""
 
-    def _se_row(self, name: str) -> SARow:
-        row = self._conn.execute(select(_SE).where(_SE.c.name == name)).first()
+    def _find_se(self, name: str) -> DBRow | None:
+        rows = self._fetchall(f"SELECT {_COLS} FROM storage_elements WHERE name = ?", [name])
+        return rows[0] if rows else None
+
+    def _se_row(self, name: str) -> DBRow:
+        row = self._find_se(name)
         if row is None:
             raise SENotFound(f"{name}: no such storage element")
         return row
@@ -56,19 +57,18 @@ class SEMixin(TxBase):
         _check_name(se.name)
         if not se.url:
             raise InvalidArgument(f"{se.name}: storage element URL is empty")
-        row = self._conn.execute(select(_SE).where(_SE.c.name == se.name)).first()
+        row = self._find_se(se.name)
         if row is not None:
-            if row.url != se.url:
-                raise AlreadyExists(f"{se.name}: storage element exists already with URL {row.url}")
-            return _info(row)
-        self._conn.execute(
-            insert(_SE).values(
-                name=se.name,
-                url=se.url,
-                site=se.site,
-                read_allowed=se.read,
-                write_allowed=se.write,
-            )
+            found = _info(row)
+            if found.url != se.url:
+                raise AlreadyExists(
+                    f"{se.name}: storage element exists already with URL {found.url}"
+                )
+            return found
+        self._exec(
+            "INSERT INTO storage_elements (name, url, site, read_allowed, write_allowed) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [se.name, se.url, se.site, bool(se.read), bool(se.write)],
         )
         return se
 
@@ -82,7 +82,7 @@ class SEMixin(TxBase):
 
     def list_ses(self) -> list[SEInfo]:
         """Return every registered storage element, sorted by name."""
-        rows = self._conn.execute(select(_SE)).all()
+        rows = self._fetchall(f"SELECT {_COLS} FROM storage_elements")
         return sorted((_info(r) for r in rows), key=lambda s: s.name)
 
     def update_se(
@@ -113,7 +113,10 @@ class SEMixin(TxBase):
         if write is not None:
             changes["write_allowed"] = write
         if changes:
-            self._conn.execute(update(_SE).where(_SE.c.name == name).values(**changes))
+            assign = ", ".join(f"{column} = ?" for column in changes)
+            self._exec(
+                f"UPDATE storage_elements SET {assign} WHERE name = ?", [*changes.values(), name]
+            )
         return self.get_se(name)
 
     def se_replica_count(self, name: str) -> int:
@@ -122,9 +125,9 @@ class SEMixin(TxBase):
         Raises:
             SENotFound: no SE has that name.
         """
-        se_id = self._se_row(name).id
-        stmt = select(func.count()).select_from(replicas).where(replicas.c.se_id == se_id)
-        return int(self._conn.execute(stmt).scalar_one())
+        se_id = self._se_row(name)[0]
+        ((count,),) = self._fetchall("SELECT count(*) FROM replicas WHERE se_id = ?", [se_id])
+        return int(count)
 
     def remove_se(self, name: str) -> None:
         """Unregister a storage element that holds no replicas.
@@ -136,4 +139,4 @@ class SEMixin(TxBase):
         count = self.se_replica_count(name)
         if count:
             raise InvalidArgument(f"SE {name} still holds {count} replicas")
-        self._conn.execute(delete(_SE).where(_SE.c.name == name))
+        self._exec("DELETE FROM storage_elements WHERE name = ?", [name])

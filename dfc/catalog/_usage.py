@@ -234,17 +234,17 @@ class UsageMixin(NamespaceMixin):
         """
         self._dir_row(path)
         where, params = subtree("d", path, sqlite=self._sqlite)
-        self._q(
+        self._exec(
             f"DELETE FROM dir_usage WHERE dir_id IN (SELECT d.id FROM directories d WHERE {where})",
             params,
         )
-        self._q(
+        self._exec(
             "INSERT INTO dir_usage (dir_id, se_id, files, bytes) "
             "SELECT f.dir_id, 0, COUNT(*), SUM(f.size) FROM directories d "
             f"JOIN files f ON f.dir_id = d.id WHERE {where} GROUP BY f.dir_id",
             params,
         )
-        self._q(
+        self._exec(
             "INSERT INTO dir_usage (dir_id, se_id, files, bytes) "
             "SELECT f.dir_id, r.se_id, COUNT(*), SUM(f.size) FROM directories d "
             "JOIN files f ON f.dir_id = d.id JOIN replicas r ON r.file_id = f.id "

@@ -1,26 +1,29 @@
-"""The :class:`Catalog`: engine, schema upgrade and transactions."""
+"""The :class:`Catalog`: engine, schema upgrade and transactions.
+
+A plain SQLite file is opened on ``sqlite3`` directly (:mod:`dfc.catalog._lite`),
+so that a command does not wait for SQLAlchemy's import; every other URL, and
+``echo``, goes through a SQLAlchemy engine. Both open, begin and check their
+connections the same way.
+"""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING, Any, cast
 
 from dfc.catalog import _version
 from dfc.catalog._base import driver_cursor
-from dfc.catalog._checkpoint import BIG_COMMIT_ROWS, Checkpointer, changed_rows
+from dfc.catalog._checkpoint import BIG_COMMIT_ROWS, Checkpointer, autocheckpoint, changed_rows
 from dfc.catalog._errors import translate
+from dfc.catalog._lite import LitePool, lite_database
 from dfc.catalog.tx import CatalogTx
 from dfc.errors import CatalogError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import URL, Connection, Engine
 
 __all__ = ["Catalog"]
 
@@ -73,24 +76,16 @@ def _driver_execute(conn: Connection, statement: str) -> None:
         cursor.execute(statement)
 
 
-def _autocheckpoint(conn: Connection, pages: int) -> int:
-    """Set the log size (in pages) at which ``conn``'s commits checkpoint; return the old one."""
-    with driver_cursor(conn, "PRAGMA wal_autocheckpoint", ()) as cursor:
-        (old,) = cursor.execute("PRAGMA wal_autocheckpoint").fetchone()
-    _driver_execute(conn, f"PRAGMA wal_autocheckpoint={int(pages)}")
-    return int(old)
-
-
 def _restore_checkpoints(conn: Connection, pages: int) -> None:
     """Let SQLite checkpoint at ``conn``'s commits again, or drop the connection from the pool."""
     try:
-        _autocheckpoint(conn, pages)
+        autocheckpoint(conn.connection, pages)
     except Exception:  # noqa: BLE001 - a broken connection: never reused
         conn.invalidate()
 
 
 class Catalog:
-    """The file catalogue database: one engine, many short transactions.
+    """The file catalogue database: connections, many short transactions.
 
     ``Catalog("sqlite:///path/catalog.db")`` or
     ``Catalog("postgresql+psycopg://user@host/db")``; nothing connects until the
@@ -106,7 +101,7 @@ class Catalog:
         busy_timeout: float = _SQLITE_BUSY_SECONDS,
         pool_size: int | None = None,
     ) -> None:
-        """Create the engine (no connection is made yet).
+        """Prepare the connections (no connection is made yet).
 
         Args:
             url: SQLAlchemy database URL.
@@ -121,46 +116,87 @@ class Catalog:
             CatalogError: the URL is malformed, names an unknown driver, or the
                 pool size is below 1.
         """
+        if pool_size is not None and pool_size < 1:
+            raise CatalogError(f"pool size must be at least 1, not {pool_size}")
+        self._given = url
+        self._echo, self._busy_timeout, self._pool_size = echo, busy_timeout, pool_size
+        self._lite: LitePool | None = None
+        self._engine_made: Engine | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._database: str | None
+        path = None if echo else lite_database(url)
+        if path is not None:
+            self._sqlite, self._database = True, path
+            self._lite = LitePool(
+                path, _sqlite_on_connect, busy_timeout=busy_timeout, keep=pool_size or 5
+            )
+            self._checkpoint_with: Callable[[], Any] = self._lite.open
+            self._checkpointer = Checkpointer(self._checkpoint_with)
+            return
+        engine = self._make_engine()
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._database = engine.url.database
+        self._checkpoint_with = engine.raw_connection
+        if self._sqlite and self._database not in (None, "", ":memory:"):
+            self._checkpointer = Checkpointer(self._checkpoint_with)
+
+    def _parse(self) -> URL:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
-            self._url = make_url(url)
+            return make_url(self._given)
         except (ArgumentError, ValueError) as exc:
-            raise CatalogError(f"invalid catalogue URL {url!r}: {exc}") from None
-        self._sqlite = self._url.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo}
-        if pool_size is not None:
-            if pool_size < 1:
-                raise CatalogError(f"pool size must be at least 1, not {pool_size}")
-            kwargs["pool_size"] = pool_size
-        if self._sqlite:
-            kwargs["connect_args"] = {"timeout": busy_timeout}
+            raise CatalogError(f"invalid catalogue URL {self._given!r}: {exc}") from None
+
+    def _make_engine(self) -> Engine:
+        from sqlalchemy import create_engine, event
+
+        url = self._parse()
+        kwargs: dict[str, Any] = {"echo": self._echo}
+        if self._pool_size is not None:
+            kwargs["pool_size"] = self._pool_size
+        sqlite = url.get_backend_name() == "sqlite"
+        if sqlite:
+            kwargs["connect_args"] = {"timeout": self._busy_timeout}
         else:
             kwargs["pool_pre_ping"] = True
+        shown = url.render_as_string(hide_password=True)
         with translate():
             try:
-                self._engine: Engine = create_engine(self._url, **kwargs)
+                engine = create_engine(url, **kwargs)
             except ImportError as exc:
-                raise CatalogError(f"catalogue driver missing for {self.url}: {exc}") from None
+                raise CatalogError(f"catalogue driver missing for {shown}: {exc}") from None
             except ValueError as exc:
-                raise CatalogError(f"invalid catalogue URL {self.url}: {exc}") from None
-        self._checkpointer: Checkpointer | None = None
-        if self._sqlite:
-            event.listen(self._engine, "connect", _sqlite_on_connect)
-            event.listen(self._engine, "begin", _sqlite_on_begin)
-            if self._url.database not in (None, "", ":memory:"):
-                self._checkpointer = Checkpointer(self._engine)
+                raise CatalogError(f"invalid catalogue URL {shown}: {exc}") from None
+        if sqlite:
+            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "begin", _sqlite_on_begin)
+        self._engine_made = engine
+        return engine
 
     @property
     def url(self) -> str:
         """The database URL with any password masked."""
-        return self._url.render_as_string(hide_password=True)
+        if self._lite is not None:
+            return self._given  # a file path: nothing to mask
+        return self.engine.url.render_as_string(hide_password=True)
 
     @property
     def engine(self) -> Engine:
-        """The SQLAlchemy engine (for tools and benchmarks)."""
-        return self._engine
+        """The SQLAlchemy engine (for the transfer queue, tools and benchmarks).
+
+        For a SQLite file, made (and SQLAlchemy imported) on first use; its
+        connections are not those of :meth:`transaction` and :meth:`reader`.
+
+        Raises:
+            CatalogError: the engine cannot be made.
+        """
+        engine = self._engine_made
+        return engine if engine is not None else self._make_engine()
 
     def _prepare_sqlite_file(self) -> None:
-        db = self._url.database
+        db = self._database
         if self._sqlite and db and db != ":memory:" and not db.startswith("file:"):
             try:
                 Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +205,7 @@ class Catalog:
 
     def _exists(self) -> bool:
         """False when the SQLite file is absent (checking must not create it)."""
-        db = self._url.database
+        db = self._database
         if not self._sqlite or not db or db == ":memory:" or db.startswith("file:"):
             return True
         return Path(db).expanduser().exists()
@@ -196,10 +232,21 @@ class Catalog:
             CatalogUnavailable: the database is down or locked.
             CatalogError: the database failed.
         """
-        with translate(), self._connect(write=False) as conn, conn.begin():
-            if not self._engine.dialect.has_table(conn, "alembic_version"):
-                return None
-            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        if self._lite is not None:
+            with translate(), self._lite.transaction(write=False, checkpointer=None) as lite:
+                raw = lite.connection
+                if not raw.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+                ).fetchall():
+                    return None
+                rows = raw.execute("SELECT version_num FROM alembic_version").fetchall()
+        else:
+            from sqlalchemy import text
+
+            with translate(), self._connect(write=False) as conn, conn.begin():
+                if not self.engine.dialect.has_table(conn, "alembic_version"):
+                    return None
+                rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
         return str(rows[0][0]) if rows else None
 
     def check_schema(self) -> None:
@@ -224,7 +271,7 @@ class Catalog:
 
     @contextmanager
     def _connect(self, *, write: bool) -> Iterator[Connection]:
-        conn = self._engine.connect()
+        conn = self.engine.connect()
         try:
             if self._sqlite:
                 conn = conn.execution_options(dfc_write=write)
@@ -242,6 +289,13 @@ class Catalog:
             CatalogUnavailable: the database is down or locked for too long.
             CatalogError: the database failed.
         """
+        if self._lite is not None:
+            with (
+                translate(),
+                self._lite.transaction(write=True, checkpointer=self._checkpointer) as lite,
+            ):
+                yield CatalogTx(cast("Connection", lite))
+            return
         with translate(), self._connect(write=True) as conn:
             checkpointer = self._checkpointer
             if checkpointer is None:
@@ -255,7 +309,7 @@ class Catalog:
                     yield CatalogTx(conn)
                     if changed_rows(conn) - start >= BIG_COMMIT_ROWS:
                         # This COMMIT leaves the log's checkpoint to the background.
-                        pages = _autocheckpoint(conn, 0)
+                        pages = autocheckpoint(conn.connection, 0)
             finally:
                 if pages:  # committed or not, the connection checkpoints again
                     _restore_checkpoints(conn, pages)
@@ -270,6 +324,10 @@ class Catalog:
             CatalogUnavailable: the database is down or locked for too long.
             CatalogError: the database failed.
         """
+        if self._lite is not None:
+            with translate(), self._lite.transaction(write=False, checkpointer=None) as lite:
+                yield CatalogTx(cast("Connection", lite))
+            return
         with translate(), self._connect(write=False) as conn:
             trans = conn.begin()
             try:
@@ -294,8 +352,11 @@ class Catalog:
         """
         if self._checkpointer is not None:
             self._checkpointer.close()
-            self._checkpointer = Checkpointer(self._engine)
-        self._engine.dispose()
+            self._checkpointer = Checkpointer(self._checkpoint_with)
+        if self._lite is not None:
+            self._lite.close()
+        if self._engine_made is not None:
+            self._engine_made.dispose()
 
     def __repr__(self) -> str:
         return f"Catalog({self.url!r})"

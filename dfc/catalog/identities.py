@@ -24,7 +24,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -43,9 +43,16 @@ from sqlalchemy import (
 )
 
 from dfc import lfn as _lfn
-from dfc.auth.dn import parse_dn
 from dfc.auth.fqan import normalize_fqan
 from dfc.catalog._base import chunks, prefix_range
+from dfc.catalog._principals import (
+    Resolution,
+    UserInfo,
+    load_users,
+    principal_key,
+    resolve,
+)
+from dfc.catalog._principals import props as _props
 from dfc.catalog.schema import ID, NAME, UTCDateTime
 from dfc.errors import AlreadyExists, InvalidArgument, NotFound
 from dfc.models import BulkResult
@@ -129,27 +136,6 @@ fqan_rules = Table(
 
 
 @dataclass(frozen=True, slots=True)
-class UserInfo:
-    """A registered user.
-
-    Attributes:
-        name: the catalogue user name (owner of entries).
-        dns: the principal names mapped to this user (DNs, token principals, ``local:x``).
-        account: the local account, or None (the user name is used).
-        group: the default group of new entries, or None.
-        properties: ``admin``, ``production``.
-        groups: the groups the user was added to.
-    """
-
-    name: str
-    dns: tuple[str, ...] = ()
-    account: str | None = None
-    group: str | None = None
-    properties: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class GroupInfo:
     """A group of users.
 
@@ -196,50 +182,6 @@ class GridmapImport:
     skipped: tuple[str, ...] = ()
 
 
-class Resolution(NamedTuple):
-    """What the registry knows about a principal holding some FQANs.
-
-    A named tuple rather than a dataclass: its class is made several times faster,
-    which every start of the command line pays.
-
-    Attributes:
-        user: the registered user, or None.
-        groups: group names: FQAN groups (primary FQAN first), then explicit memberships,
-            then the user's default group.
-        primary_group: the group of new entries: the primary FQAN's group, else the
-            user's default group, else the first group, else None.
-        properties: the union of the user's and the groups' properties.
-        account: the primary FQAN rule's account, else the user's, else None.
-    """
-
-    user: UserInfo | None
-    groups: tuple[str, ...]
-    primary_group: str | None
-    properties: frozenset[str]
-    account: str | None
-
-
-def principal_key(name: str) -> str:
-    """The matching key of a principal name: DNs compared structurally.
-
-    Args:
-        name: a DN in oneline form, ``<issuer>#<subject>`` or ``local:<name>``.
-
-    Returns:
-        For DNs, the attribute OIDs and values in order; other names unchanged.
-
-    Raises:
-        InvalidArgument: a name starting with ``/`` is not a valid DN.
-    """
-    if not name.startswith("/"):
-        return name
-    try:
-        key = parse_dn(name)
-    except ValueError as exc:
-        raise InvalidArgument(str(exc)) from None
-    return "".join("/" + "+".join(f"{oid}={value}" for oid, value in rdn) for rdn in key)
-
-
 def _check_name(kind: str, name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidArgument(
@@ -275,10 +217,6 @@ def _fqan(text: str) -> str:
         return normalize_fqan(text)
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
-
-
-def _props(text: str) -> tuple[str, ...]:
-    return tuple(p for p in text.split(",") if p)
 
 
 class AccessControl:
@@ -393,50 +331,14 @@ class AccessControl:
         Raises:
             NotFound: no such user.
         """
-        found = self._users(users.c.name == name)
+        found = load_users(self._tx, "u.name = ?", [name])
         if not found:
             raise NotFound(f"{name}: no such user")
         return found[0]
 
     def list_users(self) -> list[UserInfo]:
         """Return every user, sorted by name."""
-        return self._users(None)
-
-    def _users(self, where: Any) -> list[UserInfo]:
-        stmt = select(users)
-        if where is not None:
-            stmt = stmt.where(where)
-        rows = self._conn.execute(stmt.order_by(users.c.name)).all()
-        if not rows:
-            return []
-        ids = [r.id for r in rows]
-        dns: dict[int, list[str]] = {}
-        grps: dict[int, list[str]] = {}
-        for part in chunks(ids):
-            for uid, dn in self._conn.execute(
-                select(user_dns.c.user_id, user_dns.c.dn)
-                .where(user_dns.c.user_id.in_(part))
-                .order_by(user_dns.c.id)
-            ):
-                dns.setdefault(uid, []).append(dn)
-            for uid, gname in self._conn.execute(
-                select(members.c.user_id, groups.c.name)
-                .join(groups, groups.c.id == members.c.group_id)
-                .where(members.c.user_id.in_(part))
-                .order_by(groups.c.name)
-            ):
-                grps.setdefault(uid, []).append(gname)
-        return [
-            UserInfo(
-                name=r.name,
-                dns=tuple(dns.get(r.id, ())),
-                account=r.account,
-                group=r.grp,
-                properties=_props(r.properties),
-                groups=tuple(grps.get(r.id, ())),
-            )
-            for r in rows
-        ]
+        return load_users(self._tx)
 
     def remove_user(self, name: str) -> None:
         """Unregister a user (its entries keep their owner name).
@@ -639,50 +541,12 @@ class AccessControl:
     def resolve(self, principal: str, fqans: Sequence[str] = ()) -> Resolution:
         """What the registry says about a principal holding ``fqans`` (primary first).
 
-        Args:
-            principal: a DN, ``<issuer>#<subject>`` or ``local:<name>``.
-            fqans: normalised FQANs (verified by the caller).
-
-        Returns:
-            The resolution (``user`` None when the principal is not registered).
+        See :func:`dfc.catalog._principals.resolve`.
 
         Raises:
             InvalidArgument: a malformed DN.
         """
-        key = principal_key(principal)
-        # One statement fewer than finding the name first (every command resolves).
-        mapped = select(user_dns.c.user_id).where(user_dns.c.dn_key == key).scalar_subquery()
-        found = self._users(users.c.id == mapped)
-        user = found[0] if found else None
-        rules: dict[str, tuple[str, str | None, str]] = {}
-        if fqans:
-            for fqan, gname, account, props in self._conn.execute(
-                select(fqan_rules.c.fqan, groups.c.name, fqan_rules.c.account, groups.c.properties)
-                .join(groups, groups.c.id == fqan_rules.c.group_id)
-                .where(fqan_rules.c.fqan.in_(list(fqans)))
-            ):
-                rules[fqan] = (gname, account, props)
-        names: list[str] = [rules[f][0] for f in fqans if f in rules]
-        properties: set[str] = {p for f in fqans if f in rules for p in _props(rules[f][2])}
-        if user is not None:
-            names += user.groups
-            properties.update(user.properties)
-            if user.groups:
-                for gprops in self._conn.execute(
-                    select(groups.c.properties).where(groups.c.name.in_(list(user.groups)))
-                ).scalars():
-                    properties.update(_props(gprops))
-            if user.group:
-                names.append(user.group)
-        primary_rule = rules.get(fqans[0]) if fqans else None
-        ordered = tuple(dict.fromkeys(names))
-        primary = (
-            primary_rule[0]
-            if primary_rule
-            else (user.group if user and user.group else (ordered[0] if ordered else None))
-        )
-        account = (primary_rule[1] if primary_rule else None) or (user.account if user else None)
-        return Resolution(user, ordered, primary, frozenset(properties), account)
+        return resolve(self._tx, principal, fqans)
 
     def has_admin(self) -> bool:
         """Whether any user or group carries the ``admin`` property."""

@@ -21,11 +21,19 @@ if TYPE_CHECKING:
     from dfc.catalog import CatalogTx
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=["sqlite", "sqlite-engine", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty database on each backend."""
+    """The URL of an empty database on each backend.
+
+    ``sqlite`` is opened on ``sqlite3`` directly (:mod:`dfc.catalog._lite`);
+    ``sqlite-engine``, a URL with a query, through SQLAlchemy's engine.
+    """
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.db'}"
+    if request.param == "sqlite-engine":
+        return f"sqlite:///{tmp_path / 'catalog.db'}?timeout=30"
     url: str = request.getfixturevalue("postgres_schema_url")
     return url
 

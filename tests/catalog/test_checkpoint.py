@@ -6,12 +6,12 @@ import os
 import sqlite3
 import subprocess
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import event
 
 from dfc.catalog import Catalog, _checkpoint
+from dfc.catalog import db as dfc_db
 from dfc.errors import CatalogError, LFNNotFound
 from dfc.models import FileRecord, Replica, SEInfo
 from tests.catalog.helpers import GROUP, OWNER
@@ -30,9 +30,16 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "catalog.db"
 
 
+@pytest.fixture(params=["", "?timeout=30"], ids=["sqlite3", "engine"])
+def suffix(request: pytest.FixtureRequest) -> str:
+    """Nothing, or a URL query: the file opened on ``sqlite3``, or through SQLAlchemy's engine."""
+    value: str = request.param
+    return value
+
+
 @pytest.fixture
-def cat(db: Path) -> Iterator[Catalog]:
-    catalog = Catalog(f"sqlite:///{db}")
+def cat(db: Path, suffix: str) -> Iterator[Catalog]:
+    catalog = Catalog(f"sqlite:///{db}{suffix}")
     catalog.upgrade()
     with catalog.transaction() as tx:
         tx.add_se(SEInfo("A", "file:///a"))
@@ -79,13 +86,17 @@ def test_big_commit_is_checkpointed_in_the_background(cat: Catalog, db: Path) ->
 
 
 def test_big_commit_does_not_checkpoint_itself_and_restores_sqlites_own(
-    db: Path, monkeypatch: pytest.MonkeyPatch
+    db: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # SQLite's own checkpoints at 10 log pages: every commit below passes that.
-    cat = Catalog(f"sqlite:///{db}")
-    event.listen(
-        cat.engine, "connect", lambda conn, _: conn.execute("PRAGMA wal_autocheckpoint=10")
-    )
+    setup = dfc_db._sqlite_on_connect
+
+    def checkpoint_often(conn: Any, record: Any) -> None:
+        setup(conn, record)
+        conn.execute("PRAGMA wal_autocheckpoint=10")
+
+    monkeypatch.setattr(dfc_db, "_sqlite_on_connect", checkpoint_often)
+    cat = Catalog(f"sqlite:///{db}{suffix}")
     try:
         cat.upgrade()
         with cat.transaction() as tx:
@@ -96,11 +107,9 @@ def test_big_commit_does_not_checkpoint_itself_and_restores_sqlites_own(
         _register(cat, "/big", BIG)
         assert len(calls) == 1
         assert _in_database_file(db) == 0  # still only in the log: not checkpointed
-        raw = cat.engine.raw_connection()  # the pooled connection that committed
-        try:
-            assert raw.cursor().execute("PRAGMA wal_autocheckpoint").fetchone() == (10,)
-        finally:
-            raw.close()
+        with cat.reader() as tx:  # on the pooled connection that committed
+            cursor = tx._conn.connection.cursor()
+            assert cursor.execute("PRAGMA wal_autocheckpoint").fetchone() == (10,)
         _register(cat, "/small", 2)  # a small commit after it checkpoints as SQLite does
         assert len(calls) == 1
         assert _in_database_file(db) == BIG + 2
@@ -221,10 +230,10 @@ def _fill(cat: Catalog, committed: list[str]) -> None:
 
 
 def test_full_disk_fails_a_commit_cleanly_and_keeps_what_was_committed(
-    small_disk: Path, caplog: pytest.LogCaptureFixture
+    small_disk: Path, suffix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = small_disk / "catalog.db"
-    cat = Catalog(f"sqlite:///{db}")
+    cat = Catalog(f"sqlite:///{db}{suffix}")
     try:
         cat.upgrade()
         with cat.transaction() as tx:

@@ -1,0 +1,263 @@
+"""A SQLite catalogue file on ``sqlite3`` alone: SQLAlchemy only when a Core statement needs it."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dfc.catalog import Catalog, resolve_principal
+from dfc.catalog._lite import lite_database
+from dfc.catalog.identities import AccessControl
+from dfc.errors import AlreadyExists, CatalogError, CatalogUnavailable, LFNNotFound
+from dfc.models import FileRecord, Replica, SEInfo
+from tests.catalog.helpers import GROUP, OWNER
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "catalog.db"
+
+
+@pytest.fixture
+def cat(db: Path) -> Iterator[Catalog]:
+    catalog = Catalog(f"sqlite:///{db}")
+    catalog.upgrade()
+    with catalog.transaction() as tx:
+        tx.add_se(SEInfo("A", "file:///a"))
+    try:
+        yield catalog
+    finally:
+        catalog.close()
+
+
+def _record(lfn: str) -> FileRecord:
+    return FileRecord(lfn, 3, "00000001", None, "", (Replica("A", ""),))
+
+
+def _python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter; return what it printed."""
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///catalog.db", "catalog.db"),
+        ("sqlite:////data/dfc/catalog.db", "/data/dfc/catalog.db"),
+        ("sqlite+pysqlite:////data/c.db", "/data/c.db"),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("sqlite:///file:c.db?mode=ro&uri=true", None),
+        ("sqlite:////data/c.db?timeout=5", None),
+        ("sqlite:////data/a%20b.db", None),
+        ("sqlite+aiosqlite:////data/c.db", None),
+        ("postgresql+psycopg://u@h/db", None),
+    ],
+)
+def test_which_urls_are_opened_on_sqlite3(url: str, path: str | None) -> None:
+    assert lite_database(url) == path
+
+
+def test_namespace_work_imports_no_sqlalchemy(cat: Catalog, db: Path) -> None:
+    printed = _python(
+        f"""
+        import sys
+        from dfc.catalog import Catalog, resolve_principal
+        from dfc.models import FileRecord, Replica
+
+        cat = Catalog("sqlite:///{db}")
+        cat.check_schema()
+        with cat.transaction() as tx:
+            tx.mkdir(["/d"], parents=True, owner="u", group="g")
+            rec = FileRecord("/d/f", 3, "00000001", None, "", (Replica("A", ""),))
+            assert tx.add_files([rec], owner="u", group="g").ok
+        with cat.reader() as tx:
+            resolve_principal(tx, "local:u")
+            assert [e.lfn for e in tx.list_dir("/d", with_replicas=True)] == ["/d/f"]
+            assert tx.lookup("/d/f").replicas[0].se == "A"
+            assert [s.name for s in tx.list_ses()] == ["A"]
+        cat.close()
+        print(sorted(m for m in sys.modules if m.split(".")[0] == "sqlalchemy"))
+        """
+    )
+    assert printed == "[]"
+
+
+def test_cli_put_ls_get_import_no_sqlalchemy(tmp_path: Path) -> None:
+    local = tmp_path / "in.dat"
+    local.write_bytes(b"payload")
+    env = {
+        **os.environ,
+        "PYTHONPATH": ROOT,
+        "DFC_CONFIG": str(tmp_path / "c.toml"),
+        "DFC_DATA_DIR": str(tmp_path / "data"),
+    }
+    env.pop("DFC_CATALOG", None)
+    dfc = [sys.executable, "-m", "dfc"]
+    for argv in (["init"], ["se", "add", "A", f"file://{tmp_path}/se"]):
+        subprocess.run([*dfc, *argv], env=env, check=True, capture_output=True)
+    # Each command in an interpreter of its own, which says at exit what it loaded.
+    run = (
+        "import atexit, runpy, sys\n"
+        "atexit.register(lambda: print('sqlalchemy', 'sqlalchemy' in sys.modules))\n"
+        "sys.argv = ['dfc', *sys.argv[1:]]\n"
+        "runpy.run_module('dfc', run_name='__main__')\n"
+    )
+    for argv in (
+        ["put", str(local), "/in.dat", "--se", "A"],
+        ["ls", "-l", "/"],
+        ["stat", "/in.dat"],
+        ["get", "/in.dat", str(tmp_path / "out.dat")],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", run, *argv], env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[-1] == "sqlalchemy False", argv
+    assert (tmp_path / "out.dat").read_bytes() == b"payload"
+
+
+def test_core_statements_share_the_transaction(cat: Catalog) -> None:
+    # AccessControl writes with SQLAlchemy Core, the namespace with driver SQL:
+    # both in one transaction, undone together.
+    with cat.reader() as tx:
+        before = [u.name for u in AccessControl(tx).list_users()]
+
+    def both_then_fail() -> None:
+        with cat.transaction() as tx:
+            tx.mkdir(["/gone"], parents=True, owner=OWNER, group=GROUP)
+            AccessControl(tx).add_user("alice", dns=["local:alice"])
+            assert [u.name for u in AccessControl(tx).list_users()] == sorted([*before, "alice"])
+            assert AccessControl(tx).get_user("alice").dns == ("local:alice",)
+            assert tx.lookup("/gone").type == "directory"
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        both_then_fail()
+    with cat.reader() as tx:
+        assert [u.name for u in AccessControl(tx).list_users()] == before
+        with pytest.raises(LFNNotFound):
+            tx.lookup("/gone")
+    with cat.transaction() as tx:
+        AccessControl(tx).add_user("alice", dns=["local:alice"], group="juno")
+        tx.mkdir(["/kept"], parents=True, owner=OWNER, group=GROUP)
+        # SQLAlchemy's connection closed, the transaction goes on on the driver.
+        assert tx.add_files([_record("/kept/f")], owner=OWNER, group=GROUP).ok
+    with cat.reader() as tx:
+        res = resolve_principal(tx, "local:alice")
+        assert res.user is not None
+        assert res.primary_group == "juno"
+        assert tx.lookup("/kept/f").size == 3
+
+
+def test_reader_after_writer_on_one_pooled_connection_is_read_only(cat: Catalog) -> None:
+    with cat.transaction() as tx:
+        raw = tx._conn.connection
+        tx.mkdir(["/w"], parents=True, owner=OWNER, group=GROUP)
+    with cat.reader() as tx:
+        assert tx._conn.connection is raw  # reused
+    with pytest.raises(CatalogError, match="readonly"), cat.reader() as tx:
+        tx.mkdir(["/r"], parents=True, owner=OWNER, group=GROUP)
+    with cat.transaction() as tx:
+        assert tx._conn.connection is raw
+        tx.mkdir(["/w2"], parents=True, owner=OWNER, group=GROUP)
+    with cat.reader() as tx:
+        assert tx.lookup("/w2").type == "directory"
+
+
+def test_failed_transaction_leaves_a_usable_connection(cat: Catalog) -> None:
+    def clash() -> None:
+        with cat.transaction() as tx:
+            tx.mkdir(["/x"], parents=True, owner=OWNER, group=GROUP)
+            tx._exec(
+                "INSERT INTO storage_elements (name, url, site, read_allowed, write_allowed) "
+                "VALUES ('A', 'u', '', 1, 1)"
+            )
+
+    with pytest.raises(AlreadyExists, match="constraint"):
+        clash()
+    with cat.transaction() as tx:
+        tx.mkdir(["/y"], parents=True, owner=OWNER, group=GROUP)
+    with cat.reader() as tx:
+        assert tx.lookup("/y").type == "directory"
+        with pytest.raises(LFNNotFound):
+            tx.lookup("/x")
+
+
+def test_locked_database_is_catalog_unavailable_and_changes_nothing(db: Path, cat: Catalog) -> None:
+    quick = Catalog(f"sqlite:///{db}", busy_timeout=0.2)
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(CatalogUnavailable, match="locked"), quick.transaction() as tx:
+            tx.mkdir(["/never"], parents=True, owner=OWNER, group=GROUP)
+        holder.execute("ROLLBACK")
+        with quick.reader() as tx, pytest.raises(LFNNotFound):
+            tx.lookup("/never")
+    finally:
+        holder.close()
+        quick.close()
+
+
+def test_not_a_database_is_a_catalog_error(tmp_path: Path) -> None:
+    bad = tmp_path / "catalog.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    cat = Catalog(f"sqlite:///{bad}")
+    try:
+        with pytest.raises(CatalogError, match="not a database"):
+            cat.check_schema()
+    finally:
+        cat.close()
+
+
+def test_closed_catalogue_reopens(cat: Catalog) -> None:
+    with cat.transaction() as tx:
+        old = tx._conn.connection
+    cat.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        old.execute("SELECT 1")  # the idle connection was closed
+    with cat.transaction() as tx:
+        assert tx._conn.connection is not old
+        tx.mkdir(["/again"], parents=True, owner=OWNER, group=GROUP)
+    with cat.reader() as tx:
+        assert tx.lookup("/again").type == "directory"
+
+
+def test_forked_child_opens_its_own_connections(cat: Catalog) -> None:
+    with cat.transaction() as tx:
+        parent = id(tx._conn.connection)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's outcome is its exit status
+        status = 1
+        try:
+            with cat.transaction() as tx:
+                if id(tx._conn.connection) != parent:
+                    tx.mkdir(["/child"], parents=True, owner=OWNER, group=GROUP)
+                    status = 0
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with cat.reader() as tx:
+        assert tx.lookup("/child").type == "directory"
