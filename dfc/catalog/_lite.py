@@ -255,7 +255,9 @@ class LitePool:
         _quietly(slot.raw.close)
 
     @contextmanager
-    def transaction(self, *, write: bool, checkpointer: Checkpointer | None) -> Iterator[Any]:
+    def transaction(
+        self, *, write: bool, checkpointer: Checkpointer | None
+    ) -> Iterator[LiteConnection]:
         """Yield a :class:`LiteConnection` in a transaction; commit (writers) or roll back.
 
         A writer takes the write lock up front (``BEGIN IMMEDIATE``), a reader
@@ -279,7 +281,7 @@ class LitePool:
                 yield conn
                 conn.release()
             except BaseException:
-                conn.release()
+                _quietly(conn.release)
                 reuse = _quietly(raw.rollback)
                 raise
             if not write:

@@ -8,6 +8,7 @@ connections the same way.
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -21,7 +22,7 @@ from dfc.catalog.tx import CatalogTx
 from dfc.errors import CatalogError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from sqlalchemy.engine import URL, Connection, Engine
 
@@ -122,6 +123,7 @@ class Catalog:
         self._echo, self._busy_timeout, self._pool_size = echo, busy_timeout, pool_size
         self._lite: LitePool | None = None
         self._engine_made: Engine | None = None
+        self._engine_lock = threading.Lock()
         self._checkpointer: Checkpointer | None = None
         self._database: str | None
         path = None if echo else lite_database(url)
@@ -192,8 +194,9 @@ class Catalog:
         Raises:
             CatalogError: the engine cannot be made.
         """
-        engine = self._engine_made
-        return engine if engine is not None else self._make_engine()
+        with self._engine_lock:
+            engine = self._engine_made
+            return engine if engine is not None else self._make_engine()
 
     def _prepare_sqlite_file(self) -> None:
         db = self._database
@@ -239,7 +242,9 @@ class Catalog:
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
                 ).fetchall():
                     return None
-                rows = raw.execute("SELECT version_num FROM alembic_version").fetchall()
+                rows: Sequence[Any] = raw.execute(
+                    "SELECT version_num FROM alembic_version"
+                ).fetchall()
         else:
             from sqlalchemy import text
 
