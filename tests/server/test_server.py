@@ -168,6 +168,7 @@ def test_the_library_works_remotely(env: Env, monkeypatch: pytest.MonkeyPatch) -
     src.write_bytes(b"remote" * 1000)
     with DFC(Settings.load(catalog=env.server.url)) as api:
         assert isinstance(api.catalog, RemoteCatalog)
+        assert api.catalog.wait_idle(timeout=0)
         assert api.whoami().user == "alice"
         put = api.put([src], f"{HOME}/lib/", se="DISK")
         assert put.ok, put.failed
