@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SEMixin"]
 
-#: The columns of a row as :func:`_info` reads it, after the id.
+#: The columns that :func:`_info` reads (the id first, which it skips).
 _COLS = "id, name, url, site, read_allowed, write_allowed"
 
 
