@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from typing import TYPE_CHECKING
 
 import pytest
@@ -261,3 +262,33 @@ def test_forked_child_opens_its_own_connections(cat: Catalog) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     with cat.reader() as tx:
         assert tx.lookup("/child").type == "directory"
+
+
+def test_threads_mixing_core_and_driver_sql(cat: Catalog) -> None:
+    # Every thread's Core statements run on its own transaction's connection.
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(20):
+                with cat.transaction() as tx:
+                    AccessControl(tx).add_user(f"u{n}x{i}", dns=[f"local:u{n}x{i}"])
+                    tx.mkdir([f"/t{n}/d{i}"], parents=True, owner=OWNER, group=GROUP)
+                    assert tx.add_files([_record(f"/t{n}/d{i}/f")], owner=OWNER, group=GROUP).ok
+                with cat.reader() as tx:
+                    res = resolve_principal(tx, f"local:u{n}x{i}")
+                    assert res.user is not None
+                    assert res.user.name == f"u{n}x{i}"
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with cat.reader() as tx:
+        names = {u.name for u in AccessControl(tx).list_users()}
+        assert {f"u{n}x{i}" for n in range(6) for i in range(20)} <= names
+        assert sum(1 for _ in tx.walk("/", files_only=True)) == 6 * 20
