@@ -456,6 +456,11 @@ class RemoteCatalog(Catalog):
                 f"the catalogue server {self._server} is not ready: {data.get('detail', 'unknown')}"
             )
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        """None: the server's database is no file here."""
+        return None
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """True at once: the server's database does its own checkpoints."""
         return True

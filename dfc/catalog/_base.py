@@ -19,18 +19,33 @@ from dfc.models import Entry, Replica
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
-    from typing import TypeAlias
+    from typing import Protocol, TypeAlias
 
-    from sqlalchemy.engine import Connection, CursorResult, Row
+    from sqlalchemy.engine import Connection
 
-    #: A result / row of driver-level SQL: any number of untyped columns.
-    AnyResult: TypeAlias = CursorResult[*tuple[Any, ...]]
-    SARow: TypeAlias = Row[*tuple[Any, ...]]
     #: A row as the hot paths see it: a plain sequence of column values.
     DBRow: TypeAlias = Sequence[Any]
 
+    class QueryResult(Protocol):
+        """What the catalogue uses of a query's result (SQLAlchemy's, or :class:`Rows`)."""
+
+        @property
+        def rowcount(self) -> int: ...
+
+        def __iter__(self) -> Iterator[Any]: ...
+
+        def all(self) -> Sequence[Any]: ...
+
+        def first(self) -> Any: ...
+
+        def one(self) -> Any: ...
+
+        def scalar_one(self) -> Any: ...
+
+
 __all__ = [
     "CHUNK",
+    "Rows",
     "TxBase",
     "chunks",
     "driver_cursor",
@@ -151,6 +166,48 @@ def _to_pyformat(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
+class Rows:
+    """A statement's fetched rows and row count, read as SQLAlchemy's results are."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list[Any]:
+        """Every row."""
+        return self._rows
+
+    def first(self) -> Any:
+        """The first row, or None."""
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        """The only row.
+
+        Raises:
+            sqlalchemy.exc.NoResultFound: there is none.
+            sqlalchemy.exc.MultipleResultsFound: there are several.
+        """
+        if len(self._rows) != 1:
+            from sqlalchemy import exc as sa_exc  # as SQLAlchemy's result would
+
+            if not self._rows:
+                raise sa_exc.NoResultFound("No row was found when one was required")
+            raise sa_exc.MultipleResultsFound(
+                "Multiple rows were found when exactly one was required"
+            )
+        return self._rows[0]
+
+    def scalar_one(self) -> Any:
+        """The only row's first column (see :meth:`one`)."""
+        return self.one()[0]
+
+
 class TxBase:
     """State and helpers shared by every part of a catalogue transaction."""
 
@@ -166,7 +223,19 @@ class TxBase:
     def _sql(self, sql: str) -> str:
         return sql if self._sqlite else _to_pyformat(sql)
 
-    def _q(self, sql: str, params: Sequence[Any] = ()) -> AnyResult:
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+        """Run any statement; return its rows (fetched) and row count.
+
+        On SQLite on the driver's cursor, as :meth:`_fetchall`; through
+        SQLAlchemy elsewhere, and with ``echo`` (so that it is logged).
+        Driver errors are wrapped as SQLAlchemy would, for :mod:`._errors`.
+        """
+        if self._sqlite and not self._echo:
+            args = tuple(params)
+            with self._driver_cursor(sql, args) as cursor:
+                cursor.execute(sql, args)
+                rows = cursor.fetchall() if cursor.description is not None else []
+                return Rows(rows, cursor.rowcount)
         return self._conn.exec_driver_sql(self._sql(sql), tuple(params))
 
     def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -177,7 +246,7 @@ class TxBase:
         With ``echo`` on, SQLAlchemy runs it, so that it is logged.
         """
         if self._echo:
-            return [tuple(r) for r in self._q(sql, params).fetchall()]
+            return [tuple(r) for r in self._q(sql, params).all()]
         statement, args = self._sql(sql), tuple(params)
         with self._driver_cursor(statement, args) as cursor:
             cursor.execute(statement, args)

@@ -198,20 +198,26 @@ class Catalog:
             engine = self._engine_made
             return engine if engine is not None else self._make_engine()
 
-    def _prepare_sqlite_file(self) -> None:
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file; None for other databases, in-memory ones and URIs."""
         db = self._database
-        if self._sqlite and db and db != ":memory:" and not db.startswith("file:"):
+        if not self._sqlite or not db or db == ":memory:" or db.startswith("file:"):
+            return None
+        return Path(db).expanduser()
+
+    def _prepare_sqlite_file(self) -> None:
+        path = self.sqlite_file
+        if path is not None:
             try:
-                Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise CatalogError(f"cannot create the catalogue directory: {exc}") from None
 
     def _exists(self) -> bool:
         """False when the SQLite file is absent (checking must not create it)."""
-        db = self._database
-        if not self._sqlite or not db or db == ":memory:" or db.startswith("file:"):
-            return True
-        return Path(db).expanduser().exists()
+        path = self.sqlite_file
+        return path is None or path.exists()
 
     def upgrade(self) -> None:
         """Create or upgrade the schema to the newest revision (idempotent).

@@ -12,7 +12,6 @@ engine then removes the copy.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dfc.catalog import TransferQueue
@@ -23,6 +22,7 @@ from dfc.models import Replica
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
+    from pathlib import Path
 
     from dfc.catalog import Catalog, CatalogTx
     from dfc.catalog.queue import ClaimRow
@@ -47,13 +47,8 @@ class CatalogStore:
 
     def lock_path(self) -> Path | None:
         """Where the one-agent lock of an SQLite catalogue lives (None on PostgreSQL)."""
-        engine = self.catalog.engine
-        if engine.dialect.name != "sqlite":
-            return None
-        db = engine.url.database
-        if not db or db == ":memory:" or db.startswith("file:"):
-            return None
-        return Path(db).expanduser().with_name(Path(db).name + ".fts-agent.lock")
+        db = self.catalog.sqlite_file
+        return None if db is None else db.with_name(db.name + ".fts-agent.lock")
 
     # ------------------------------------------------------------------ agents
     def register_agent(self, host: str, pid: int) -> int:

@@ -116,7 +116,11 @@ def test_cli_put_ls_get_import_no_sqlalchemy(tmp_path: Path) -> None:
     }
     env.pop("DFC_CATALOG", None)
     dfc = [sys.executable, "-m", "dfc"]
-    for argv in (["init"], ["se", "add", "A", f"file://{tmp_path}/se"]):
+    for argv in (
+        ["init"],
+        ["se", "add", "A", f"file://{tmp_path}/se"],
+        ["se", "add", "B", f"file://{tmp_path}/se-b"],
+    ):
         subprocess.run([*dfc, *argv], env=env, check=True, capture_output=True)
     # Each command in an interpreter of its own, which says at exit what it loaded.
     run = (
@@ -130,6 +134,8 @@ def test_cli_put_ls_get_import_no_sqlalchemy(tmp_path: Path) -> None:
         ["ls", "-l", "/"],
         ["stat", "/in.dat"],
         ["get", "/in.dat", str(tmp_path / "out.dat")],
+        ["replicate", "/in.dat", "--to", "B"],
+        ["rm", "--se", "A", "/in.dat"],
     ):
         done = subprocess.run(
             [sys.executable, "-c", run, *argv], env=env, capture_output=True, text=True, check=False
@@ -137,6 +143,25 @@ def test_cli_put_ls_get_import_no_sqlalchemy(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines()[-1] == "sqlalchemy False", argv
     assert (tmp_path / "out.dat").read_bytes() == b"payload"
+    assert (tmp_path / "se-b" / "in.dat").read_bytes() == b"payload"
+    assert not (tmp_path / "se" / "in.dat").exists()
+
+
+def test_driver_results_read_as_sqlalchemys(cat: Catalog) -> None:
+    with cat.transaction() as tx:
+        tx.mkdir(["/a", "/b"], parents=True, owner=OWNER, group=GROUP)
+        rows = tx._q(
+            "SELECT path FROM directories WHERE path IN (?, ?) ORDER BY path", ["/a", "/b"]
+        )
+        assert [r[0] for r in rows] == ["/a", "/b"]
+        assert rows.first() == ("/a",)
+        assert tx._q("SELECT count(*) FROM directories WHERE path = ?", ["/a"]).scalar_one() == 1
+        assert tx._q("UPDATE directories SET mode = ? WHERE path = ?", [0o700, "/a"]).rowcount == 1
+        assert tx._q("SELECT 1 WHERE 0").first() is None
+    with pytest.raises(CatalogError, match="No row was found"), cat.reader() as tx:
+        tx._q("SELECT 1 WHERE 0").one()
+    with pytest.raises(CatalogError, match="Multiple rows"), cat.reader() as tx:
+        tx._q("SELECT path FROM directories").scalar_one()
 
 
 def test_core_statements_share_the_transaction(cat: Catalog) -> None:
