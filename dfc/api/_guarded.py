@@ -24,6 +24,8 @@ from dfc.api._authz import READ, WRITE, Authorizer, under
 from dfc.api._bulk import reorder, validate_all
 from dfc.api._guarded_meta import GuardedMetaMixin
 from dfc.auth.errors import InsufficientRights
+from dfc.catalog import chmod as chmod_entries
+from dfc.catalog import chown as chown_entries
 from dfc.errors import DFCError, InvalidArgument, LFNNotFound
 from dfc.models import BulkResult, Entry, FileRecord, Replica, SEInfo
 
@@ -644,7 +646,7 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
             else:
                 allowed.append(path)
         if allowed:
-            result.merge(self._acl().chmod(allowed, mode, recursive=recursive))
+            result.merge(chmod_entries(self._inner, allowed, mode, recursive=recursive))
         reorder(result, paths)
         return result
 
@@ -661,7 +663,8 @@ class GuardedTx(GuardedMetaMixin, ApiTx):
         self._require_admin("changing owner or group")
         result: BulkResult[None] = BulkResult()
         valid = validate_all(paths, result)
-        result.merge(self._acl().chown(valid, owner=owner, group=group, recursive=recursive))
+        changed = chown_entries(self._inner, valid, owner=owner, group=group, recursive=recursive)
+        result.merge(changed)
         reorder(result, paths)
         return result
 

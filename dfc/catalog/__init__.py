@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dfc._lazy import lazy_exports
+from dfc.catalog._modes import chmod, chown
 from dfc.catalog._principals import resolve as resolve_principal
 from dfc.catalog._version import HEAD
 from dfc.catalog.db import Catalog
@@ -33,6 +34,8 @@ __all__ = [
     "Catalog",
     "CatalogTx",
     "TransferQueue",
+    "chmod",
+    "chown",
     "resolve_principal",
 ]
 

@@ -8,6 +8,7 @@ are read with the ``?``-placeholder SQL of :class:`~dfc.catalog._base.TxBase`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -19,7 +20,17 @@ if TYPE_CHECKING:
 
     from dfc.catalog._base import TxBase
 
-__all__ = ["Resolution", "UserInfo", "load_users", "principal_key", "props", "resolve"]
+__all__ = [
+    "Resolution",
+    "UserInfo",
+    "check_name",
+    "load_users",
+    "principal_key",
+    "props",
+    "resolve",
+]
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,19 @@ def principal_key(name: str) -> str:
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
     return "".join("/" + "+".join(f"{oid}={value}" for oid, value in rdn) for rdn in key)
+
+
+def check_name(kind: str, name: str) -> str:
+    """Return ``name`` if it is a valid user, group or account name.
+
+    Raises:
+        InvalidArgument: it is not: letters, digits, '_', '.', '-', at most 64.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidArgument(
+            f"invalid {kind} name {name!r}: letters, digits, '_', '.', '-' (at most 64)"
+        )
+    return name
 
 
 def props(text: str) -> tuple[str, ...]:

@@ -35,16 +35,14 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    func,
     insert,
-    literal_column,
     select,
     update,
 )
 
-from dfc import lfn as _lfn
 from dfc.auth.fqan import normalize_fqan
-from dfc.catalog._base import chunks, prefix_range
+from dfc.catalog import _modes
+from dfc.catalog._base import chunks
 from dfc.catalog._principals import (
     Resolution,
     UserInfo,
@@ -52,18 +50,18 @@ from dfc.catalog._principals import (
     principal_key,
     resolve,
 )
+from dfc.catalog._principals import check_name as _check_name
 from dfc.catalog._principals import props as _props
 from dfc.catalog.schema import ID, NAME, UTCDateTime
 from dfc.errors import AlreadyExists, InvalidArgument, NotFound
-from dfc.models import BulkResult
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from sqlalchemy.engine import Connection
-    from sqlalchemy.sql.elements import ColumnClause
 
     from dfc.catalog.tx import CatalogTx
+    from dfc.models import BulkResult
 
 __all__ = [
     "PROPERTIES",
@@ -81,7 +79,6 @@ __all__ = [
 #: ``production`` (a production manager: writes where the policy names the production role).
 PROPERTIES = frozenset({"admin", "production"})
 
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 tables = MetaData(
@@ -180,14 +177,6 @@ class GridmapImport:
     added: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
-
-
-def _check_name(kind: str, name: str) -> str:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidArgument(
-            f"invalid {kind} name {name!r}: letters, digits, '_', '.', '-' (at most 64)"
-        )
-    return name
 
 
 def _check_properties(props: Iterable[str]) -> tuple[str, ...]:
@@ -560,22 +549,12 @@ class AccessControl:
     def chmod(
         self, paths: Sequence[str], mode: int, *, recursive: bool = False
     ) -> BulkResult[None]:
-        """Set the mode bits of entries (with everything below for ``recursive``).
-
-        Args:
-            paths: valid LFNs.
-            mode: permission bits, 0 to 0o7777.
-            recursive: also every directory and file below directories.
-
-        Returns:
-            Per path: success, or :class:`~dfc.errors.LFNNotFound`.
+        """Set the mode bits of entries (see :func:`dfc.catalog._modes.chmod`).
 
         Raises:
             InvalidArgument: ``mode`` is out of range.
         """
-        if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o7777:
-            raise InvalidArgument(f"invalid mode {mode!r}: expected 0 to 0o7777")
-        return self._change(paths, {"mode": mode}, recursive)
+        return _modes.chmod(self._tx, paths, mode, recursive=recursive)
 
     def chown(
         self,
@@ -585,61 +564,12 @@ class AccessControl:
         group: str | None = None,
         recursive: bool = False,
     ) -> BulkResult[None]:
-        """Set the owner and/or group of entries.
-
-        Returns:
-            Per path: success, or :class:`~dfc.errors.LFNNotFound`.
+        """Set the owner and/or group of entries (see :func:`dfc.catalog._modes.chown`).
 
         Raises:
             InvalidArgument: a malformed name, or neither owner nor group given.
         """
-        changes: dict[str, Any] = {}
-        if owner is not None:
-            changes["owner"] = _check_name("user", owner)
-        if group is not None:
-            changes["grp"] = _check_name("group", group)
-        if not changes:
-            raise InvalidArgument("chown needs an owner or a group")
-        return self._change(paths, changes, recursive)
-
-    def _change(
-        self, paths: Sequence[str], changes: dict[str, Any], recursive: bool
-    ) -> BulkResult[None]:
-        from dfc.catalog.schema import PATH_PREFIX, directories, files
-
-        result: BulkResult[None] = BulkResult()
-        found = self._tx.stat(list(dict.fromkeys(paths)))
-        result.failed.update(found.failed)
-        for path, entry in found.succeeded.items():
-            if entry.is_dir:
-                where = directories.c.path == path
-                if recursive:
-                    low, high = prefix_range(path)
-                    inside = (directories.c.path > low) & (directories.c.path < high)
-                    if self._conn.dialect.name != "sqlite":  # its range index: the prefix
-                        length: ColumnClause[int] = literal_column(str(PATH_PREFIX))
-                        cut = func.substr(directories.c.path, literal_column("1"), length)
-                        inside = (cut >= low[:PATH_PREFIX]) & (cut <= high[:PATH_PREFIX]) & inside
-                    where = where | inside
-                self._conn.execute(update(directories).where(where).values(**changes))
-                if recursive:
-                    below = select(directories.c.id).where(where).scalar_subquery()
-                    self._conn.execute(
-                        update(files).where(files.c.dir_id.in_(below)).values(**changes)
-                    )
-            else:
-                parent = (
-                    select(directories.c.id)
-                    .where(directories.c.path == _lfn.dirname(path))
-                    .scalar_subquery()
-                )
-                self._conn.execute(
-                    update(files)
-                    .where(files.c.dir_id == parent, files.c.name == _lfn.basename(path))
-                    .values(**changes)
-                )
-            result.succeeded[path] = None
-        return result
+        return _modes.chown(self._tx, paths, owner=owner, group=group, recursive=recursive)
 
 
 def _gridmap_line(line: str) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -135,6 +136,7 @@ def test_cli_put_ls_get_import_no_sqlalchemy(tmp_path: Path) -> None:
         ["stat", "/in.dat"],
         ["get", "/in.dat", str(tmp_path / "out.dat")],
         ["replicate", "/in.dat", "--to", "B"],
+        ["chmod", "600", "/in.dat"],
         ["rm", "--se", "A", "/in.dat"],
     ):
         done = subprocess.run(
@@ -145,6 +147,8 @@ def test_cli_put_ls_get_import_no_sqlalchemy(tmp_path: Path) -> None:
     assert (tmp_path / "out.dat").read_bytes() == b"payload"
     assert (tmp_path / "se-b" / "in.dat").read_bytes() == b"payload"
     assert not (tmp_path / "se" / "in.dat").exists()
+    shown = subprocess.run([*dfc, "stat", "--json", "/in.dat"], env=env, capture_output=True)
+    assert json.loads(shown.stdout)[0]["mode"] == "0600"
 
 
 def test_driver_results_read_as_sqlalchemys(cat: Catalog) -> None:
