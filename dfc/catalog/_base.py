@@ -224,10 +224,12 @@ class TxBase:
         return sql if self._sqlite else _to_pyformat(sql)
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
-        """Run any statement; return its rows (fetched) and row count.
+        """Run any statement; return its result (rows and row count).
 
-        On SQLite on the driver's cursor, as :meth:`_fetchall`; through
-        SQLAlchemy elsewhere, and with ``echo`` (so that it is logged).
+        On SQLite on the driver's cursor, as :meth:`_fetchall`, its rows
+        fetched at once (:class:`Rows`; the statements that use this return
+        bounded results); through SQLAlchemy elsewhere, and with ``echo`` (so
+        that it is logged).
         Driver errors are wrapped as SQLAlchemy would, for :mod:`._errors`.
         """
         if self._sqlite and not self._echo:
