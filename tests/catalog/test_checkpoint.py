@@ -37,13 +37,23 @@ def suffix(request: pytest.FixtureRequest) -> str:
     return value
 
 
+def _new_catalogue(db: Path, suffix: str) -> Catalog:
+    """An upgraded catalogue in ``db`` with SEs A and B (closed again if that fails)."""
+    cat = Catalog(f"sqlite:///{db}{suffix}")
+    try:
+        cat.upgrade()
+        with cat.transaction() as tx:
+            tx.add_se(SEInfo("A", "file:///a"))
+            tx.add_se(SEInfo("B", "file:///b"))
+    except BaseException:
+        cat.close()
+        raise
+    return cat
+
+
 @pytest.fixture
 def cat(db: Path, suffix: str) -> Iterator[Catalog]:
-    catalog = Catalog(f"sqlite:///{db}{suffix}")
-    catalog.upgrade()
-    with catalog.transaction() as tx:
-        tx.add_se(SEInfo("A", "file:///a"))
-        tx.add_se(SEInfo("B", "file:///b"))
+    catalog = _new_catalogue(db, suffix)
     con = sqlite3.connect(db)  # the schema into the database file
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -96,12 +106,8 @@ def test_big_commit_does_not_checkpoint_itself_and_restores_sqlites_own(
         conn.execute("PRAGMA wal_autocheckpoint=10")
 
     monkeypatch.setattr(dfc_db, "_sqlite_on_connect", checkpoint_often)
-    cat = Catalog(f"sqlite:///{db}{suffix}")
+    cat = _new_catalogue(db, suffix)
     try:
-        cat.upgrade()
-        with cat.transaction() as tx:
-            tx.add_se(SEInfo("A", "file:///a"))
-            tx.add_se(SEInfo("B", "file:///b"))
         assert _in_database_file(db) == 0  # the schema's commits checkpointed
         calls = _requests(monkeypatch)
         _register(cat, "/big", BIG)
@@ -233,12 +239,8 @@ def test_full_disk_fails_a_commit_cleanly_and_keeps_what_was_committed(
     small_disk: Path, suffix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = small_disk / "catalog.db"
-    cat = Catalog(f"sqlite:///{db}{suffix}")
+    cat = _new_catalogue(db, suffix)
     try:
-        cat.upgrade()
-        with cat.transaction() as tx:
-            tx.add_se(SEInfo("A", "file:///a"))
-            tx.add_se(SEInfo("B", "file:///b"))
         committed: list[str] = []
         with pytest.raises(CatalogError, match="disk is full") as err:
             _fill(cat, committed)
